@@ -1,0 +1,33 @@
+"""symtransfer: derived, checked and fast theory of transfer learning in high-dimensional regression.
+
+Numeric API (numpy only; sympy is imported on first symbolic use):
+
+* :func:`risk` — generalization error of 'scratch', 'linear' (ridge) or 'finetune' training;
+* :func:`transferability` — T = R_scratch - R_method;
+* :func:`phase_boundary` — theta* where T changes sign.
+
+Symbolic API: :func:`expr` (the sympy expression behind each number) and :func:`check`
+(does a user's expression equal ours?).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .theory import phase_boundary, risk, transferability
+
+__version__ = "0.1.0"
+__all__ = ["risk", "transferability", "phase_boundary", "expr", "check", "__version__"]
+
+
+def expr(method: str, **options: Any):
+    """The sympy expression for ``method``; see :func:`symtransfer.symbolic.expr`."""
+    from .symbolic import expr as _expr
+
+    return _expr(method, **options)
+
+
+def check(candidate: Any, reference: Any, **options: Any):
+    """Check a candidate expression; see :func:`symtransfer.symbolic.check`."""
+    from .symbolic import check as _check
+
+    return _check(candidate, reference, **options)

@@ -1,0 +1,231 @@
+"""The expressions symtransfer ships, as sympy objects.
+
+These are the *results*: ``python -m derivations`` derives each of them again from stated
+primitives and checks that the derived and the shipped expression are symbolically identical,
+and ``symtransfer.codegen`` prints them as the numpy and mpmath kernels in
+``symtransfer/_kernels.py``. Nothing here is evaluated on the fast numeric path.
+
+Notation (asymptotic, d -> infinity at fixed gamma = n/d; unit teacher norms):
+
+* ``N_s = |beta_hat_s|^2`` and ``O_s = beta_hat_s . beta_t`` are the deterministic equivalents of
+  the pretrained end-to-end vector's squared norm and its overlap with the target teacher
+  (population pretraining: ``N_s = 1``, ``O_s = cos(theta)``).
+* ``B = |X^+ y|^2`` is the squared norm of the target min-norm interpolator,
+  ``gamma + sigma^2 gamma/(1-gamma)``.
+"""
+from __future__ import annotations
+
+import mpmath
+import sympy as sp
+
+from ._roots import positive_root_mpmath
+from .symbols import d, depth, gamma, gamma_s, lam, sigma, sigma_s, theta
+
+METHODS = ("scratch", "linear", "finetune")
+FORMS = ("exact", "paper")
+SOURCES = ("population", "finite")
+
+
+class PositiveRoot(sp.Function):
+    """``PositiveRoot(L, a, b)``: the unique positive root x of ``x**L - a*x**(L-1) - b``.
+
+    Defined for an integer ``L >= 2``, real ``a`` and ``b > 0``: the polynomial has one sign
+    change in its coefficients for either sign of ``a``, so by Descartes' rule exactly one
+    positive root. It is the squared norm (relative to its pretrained value) of the first
+    layer's left vector after fine-tuning; see :func:`finetune_scale`.
+    ``doit()`` gives radicals for ``L = 2, 3``; ``evalf`` works at any precision.
+    """
+
+    nargs = 3
+
+    @classmethod
+    def eval(cls, L, a, b):  # noqa: D102 - sympy hook; stays unevaluated
+        return None
+
+    def doit(self, deep: bool = True, **hints):
+        L, a, b = (arg.doit(deep=deep, **hints) if deep else arg for arg in self.args)
+        if L in (2, 3):
+            return positive_root_radicals(int(L), a, b)
+        return self.func(L, a, b)
+
+    def _eval_evalf(self, prec):
+        L, a, b = (arg._to_mpmath(prec) if arg.is_number else None for arg in self.args)
+        if L is None or a is None or b is None:
+            return None
+        with mpmath.workprec(prec):
+            return sp.Float(positive_root_mpmath(int(L), a, b), precision=prec)
+
+    def fdiff(self, argindex: int = 1):
+        """Implicit differentiation of x**L - a x**(L-1) - b = 0 in a (2) or b (3)."""
+        L, a, b = self.args
+        x = self
+        dfdx = L * x ** (L - 1) - a * (L - 1) * x ** (L - 2)
+        if argindex == 2:
+            return x ** (L - 1) / dfdx
+        if argindex == 3:
+            return 1 / dfdx
+        raise sp.ArgumentIndexError(self, argindex)
+
+    def _latex(self, printer, exp=None):
+        L, a, b = self.args
+        tex = r"\operatorname{root}_{+}\left[x^{%s} - \left(%s\right) x^{%s} - %s\right]" % (
+            printer._print(L), printer._print(a), printer._print(L - 1),
+            printer.parenthesize(b, 50))
+        return tex if exp is None else r"\left(%s\right)^{%s}" % (tex, exp)
+
+
+def positive_root_radicals(L: int, a, b):
+    """Radical form of :class:`PositiveRoot` for L = 2 (quadratic formula) and L = 3 (Cardano).
+
+    For L = 3 with ``a > 0, b > 0`` the cubic has one real root (its discriminant
+    ``-4 a^3 b - 27 b^2`` is negative) and Cardano's two cube roots are of positive reals,
+    ``u`` and ``a^2/(9u)``; the second is written that way to avoid cancellation.
+    """
+    if L == 2:
+        return (a + sp.sqrt(a ** 2 + 4 * b)) / 2
+    if L == 3:
+        u = sp.cbrt(a ** 3 / 27 + b / 2 + sp.sqrt(a ** 3 * b / 27 + b ** 2 / 4))
+        return a / 3 + u + a ** 2 / (9 * u)
+    raise ValueError(f"no radical form for depth {L}")
+
+
+def _noise_min_norm(g, s):
+    """Asymptotic |X^+ eps|^2 of a min-norm interpolator (gamma < 1)."""
+    return s ** 2 * g / (1 - g)
+
+
+def _noise_least_squares(g, s):
+    """Asymptotic |(X^T X)^{-1} X^T eps|^2 of least squares (gamma > 1)."""
+    return s ** 2 / (g - 1)
+
+
+def source_statistics(source: str) -> tuple[sp.Expr, sp.Expr]:
+    """``(N_s, O_s)``: squared norm of beta_hat_s and its overlap with beta_t.
+
+    Population pretraining recovers beta_s exactly. Pretraining on n_s = gamma_s d noisy
+    samples from small initialization reaches the min-norm interpolator (gamma_s < 1) or the
+    least-squares solution (gamma_s > 1).
+    """
+    if source == "population":
+        return sp.Integer(1), sp.cos(theta)
+    if source != "finite":
+        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+    norm2 = sp.Piecewise((gamma_s + _noise_min_norm(gamma_s, sigma_s), gamma_s < 1),
+                         (1 + _noise_least_squares(gamma_s, sigma_s), True))
+    overlap = sp.Piecewise((gamma_s * sp.cos(theta), gamma_s < 1), (sp.cos(theta), True))
+    return norm2, overlap
+
+
+def scratch() -> sp.Expr:
+    """Asymptotic risk of the min-norm / least-squares solution on the target data."""
+    return sp.Piecewise((1 - gamma + _noise_min_norm(gamma, sigma), gamma < 1),
+                        (_noise_least_squares(gamma, sigma), True))
+
+
+def scratch_finite() -> sp.Expr:
+    """Exact expected risk at finite n = gamma*d (Gaussian design), n <= d-2 or n >= d+2."""
+    n = gamma * d
+    return sp.Piecewise((1 - n / d + sigma ** 2 * n / (d - n - 1), n <= d - 2),
+                        (sigma ** 2 * d / (n - d - 1), True))
+
+
+def linear(source: str) -> sp.Expr:
+    """Risk of refitting the readout (ridge penalty lam) on the frozen pretrained features.
+
+    The features are one direction of scale ``a = N_s^((L-1)/(2L))``; the readout's
+    coefficient on it shrinks by ``a^2/(a^2 + lam)``.
+    """
+    norm2, overlap = source_statistics(source)
+    a2 = norm2 ** ((depth - 1) / depth)
+    return 1 - overlap ** 2 / norm2 * a2 * (a2 + 2 * lam) / (a2 + lam) ** 2
+
+
+def linear_finite() -> sp.Expr:
+    """Exact expected risk of ridgeless linear transfer at finite n (population source, n >= 3)."""
+    n = gamma * d
+    return sp.sin(theta) ** 2 + (sp.sin(theta) ** 2 + sigma ** 2) / (n - 2)
+
+
+def finetune_scale(source: str, L) -> sp.Expr:
+    """kappa: squared norm of W_1's left vector after fine-tuning, relative to pretraining.
+
+    Root of ``kappa^L - (1-gamma) kappa^(L-1) - B/N_s``; the null-space part of beta_hat
+    is ``c = kappa^((L-1)/2)`` times that of beta_hat_s.
+    """
+    norm2, _ = source_statistics(source)
+    b = (gamma + _noise_min_norm(gamma, sigma)) / norm2
+    return PositiveRoot(L, 1 - gamma, b)
+
+
+def finetune(form: str, source: str, L=depth) -> sp.Expr:
+    """Risk of fine-tuning all layers from the pretrained weights.
+
+    ``form="paper"``: the published form, null-space part of beta_hat_s kept unchanged.
+    ``form="exact"``: the null-space part is scaled by ``c = kappa^((L-1)/2)``.
+    For gamma > 1 the target data pin beta_hat to least squares: the scratch risk.
+    """
+    norm2, overlap = source_statistics(source)
+    if form == "paper":
+        c = sp.Integer(1)
+    elif form == "exact":
+        c = finetune_scale(source, L) ** ((L - 1) / sp.Integer(2))
+    else:
+        raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+    below = (1 - gamma) * (c ** 2 * norm2 - 2 * c * overlap + 1) + _noise_min_norm(gamma, sigma)
+    return sp.Piecewise((below, gamma < 1), (_noise_least_squares(gamma, sigma), True))
+
+
+def risk(method: str, *, form: str = "exact", source: str = "population", L=depth) -> sp.Expr:
+    """The shipped asymptotic risk expression of ``method``."""
+    if method == "scratch":
+        return scratch()
+    if method == "linear":
+        return linear(source)
+    if method == "finetune":
+        return finetune(form, source, L)
+    raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+
+
+def transferability(method: str, *, form: str = "exact", source: str = "population",
+                    L=depth) -> sp.Expr:
+    """T = R_scratch - R_method, folded branch by branch (the divergent noise terms cancel)."""
+    folded = sp.piecewise_fold(scratch() - risk(method, form=form, source=source, L=L))
+    if not isinstance(folded, sp.Piecewise):
+        return sp.factor(folded)
+    return sp.Piecewise(*((sp.factor(e), c) for e, c in folded.args))
+
+
+def _overlap_per_cos(source: str) -> sp.Expr:
+    """O_s / cos(theta): the factor by which pretraining shrinks the overlap."""
+    _, overlap = source_statistics(source)
+    return sp.piecewise_fold(overlap / sp.cos(theta))
+
+
+def phase_boundary(method: str, *, form: str = "exact", source: str = "population",
+                   L=depth) -> sp.Expr:
+    """theta* in [0, pi/2] on the phase boundary T = 0, solved in closed form.
+
+    Linear/ridge transfer: ``T = R_scratch - 1 + cos^2(theta) k^2 S / N_s`` with
+    ``S = a^2 (a^2 + 2 lam)/(a^2 + lam)^2`` and ``k = O_s/cos(theta)``, so
+    ``cos^2 theta* = (1 - R_scratch) N_s / (k^2 S)``; T > 0 for theta < theta* and for
+    theta > pi - theta*.
+    Fine-tuning (gamma < 1): ``T = (1-gamma) c (2 k cos theta - c N_s)``, so
+    ``cos theta* = c N_s / (2 k)``; T > 0 for theta < theta*. For gamma > 1, T = 0 identically.
+    Where T does not change sign the expression is not real (numerically: NaN).
+    """
+    norm2, _ = source_statistics(source)
+    k = _overlap_per_cos(source)
+    if method == "linear":
+        a2 = norm2 ** ((depth - 1) / depth)
+        shrink = a2 * (a2 + 2 * lam) / (a2 + lam) ** 2
+        return sp.acos(sp.sqrt(sp.piecewise_fold((1 - scratch()) * norm2 / (k ** 2 * shrink))))
+    if method == "finetune":
+        if form == "paper":
+            c = sp.Integer(1)
+        elif form == "exact":
+            c = finetune_scale(source, L) ** ((L - 1) / sp.Integer(2))
+        else:
+            raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+        return sp.Piecewise((sp.acos(sp.piecewise_fold(c * norm2 / (2 * k))), gamma < 1),
+                            (sp.nan, True))
+    raise ValueError(f"phase boundaries exist for 'linear' and 'finetune', got {method!r}")

@@ -1,0 +1,369 @@
+"""Asymptotic (and, where known, exact finite-size) risks and transferabilities.
+
+All evaluation goes through the kernels generated from :mod:`symtransfer.formulas`
+(``_kernels_numpy`` in float64, ``_kernels_mpmath`` at any precision); this module validates
+input, picks the kernel, and handles the singular points deliberately:
+
+* ``gamma = 1`` (interpolation threshold). With ``sigma > 0`` scratch and fine-tuning risks are
+  ``inf`` (double-descent peak), linear transferability is ``+inf`` and its phase boundary does
+  not exist (NaN). With ``sigma = 0`` the risk is continuous there and its limit is returned
+  (0 for scratch). Fine-tuning transferability is 0 at and above ``gamma = 1``.
+* ``gamma_s = 1`` (finite source). With ``sigma_s > 0`` the pretrained vector's norm diverges
+  and its direction carries no information: linear transfer risk is 1, fine-tuning risk is
+  ``inf`` below ``gamma = 1`` (scratch above). With ``sigma_s = 0`` the limit is returned.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+
+from . import validation as V
+from ._catalog import ARGS, kernel_name
+
+Array = np.ndarray
+
+
+class _Float64:
+    """float64 numpy backend."""
+
+    inf = math.inf
+    nan = math.nan
+    dtype = float
+
+    def __init__(self) -> None:
+        from . import _kernels_numpy
+
+        self.module = _kernels_numpy
+
+    def call(self, name: str, params: dict[str, Any], shape: tuple) -> Array:
+        kernel = getattr(self.module, name)
+        with np.errstate(all="ignore"):  # unused Piecewise branches may divide by zero
+            out = kernel(**{arg: params.get(arg, 0.0) for arg in ARGS})
+        return np.array(np.broadcast_to(out, shape), dtype=float)
+
+    def finish(self, out: Array):
+        return float(out) if out.ndim == 0 else out
+
+
+class _Mpmath:
+    """mpmath backend: object arrays of mpf at ``digits`` significant digits."""
+
+    dtype = object
+
+    def __init__(self, digits: int) -> None:
+        import mpmath
+
+        from . import _kernels_mpmath
+
+        self.mpmath, self.module, self.digits = mpmath, _kernels_mpmath, digits
+        self.inf, self.nan = mpmath.inf, mpmath.nan
+
+    def one_below(self):
+        return 1 - self.mpmath.mpf(10) ** (-(self.digits + 10))
+
+    def call(self, name: str, params: dict[str, Any], shape: tuple) -> Array:
+        kernel = np.frompyfunc(getattr(self.module, name), len(ARGS), 1)
+        out = kernel(*(params.get(arg, 0) for arg in ARGS))
+        return np.array(np.broadcast_to(np.asarray(out, dtype=object), shape), dtype=object)
+
+    def finish(self, out: Array):
+        return out.item() if out.ndim == 0 else out
+
+
+def _backend(digits: int | None):
+    return _Float64() if digits is None else _Mpmath(digits)
+
+
+def _subset(params: dict[str, Any], mask: Array) -> dict[str, Any]:
+    return {k: (v[mask] if isinstance(v, np.ndarray) else v) for k, v in params.items()}
+
+
+def _fill(backend, shape: tuple, value) -> Array:
+    return np.full(shape, value, dtype=backend.dtype)
+
+
+class _Spec:
+    """What to evaluate: quantity ('risk', 'transfer', 'boundary') of a method."""
+
+    def __init__(self, quantity: str, method: str, form: str, source: str, depth: int,
+                 finite_size: bool = False) -> None:
+        self.quantity, self.method, self.form = quantity, method, form
+        self.source, self.depth, self.finite_size = source, depth, finite_size
+
+    @property
+    def kernel(self) -> str:
+        return kernel_name(self.quantity, self.method, form=self.form, source=self.source,
+                           depth=self.depth, finite_size=self.finite_size)
+
+    def like(self, **changes) -> "_Spec":
+        fields = dict(quantity=self.quantity, method=self.method, form=self.form,
+                      source=self.source, depth=self.depth, finite_size=self.finite_size)
+        fields.update(changes)
+        return _Spec(**fields)
+
+
+# quantities that are singular at gamma = 1 (others: no gamma, or a Piecewise branch there)
+_GAMMA_ONE_NOISY = {
+    ("risk", "scratch"): "inf", ("risk", "finetune"): "inf",
+    ("transfer", "linear"): "inf", ("boundary", "linear"): "nan",
+}
+
+
+def _compute(spec: _Spec, params: dict[str, Any], backend) -> Array:
+    """Evaluate spec on broadcast 1-d/ n-d arrays in params, with the singular points handled."""
+    shape = params["gamma"].shape
+    singular: list[tuple[Array, Callable]] = []
+    if spec.finite_size:
+        singular.append((_finite_size_singular(spec, params), _finite_size_limit))
+    else:
+        if spec.source == "finite":
+            singular.append((np.asarray(params["gamma_s"] == 1, dtype=bool), _gamma_s_one))
+        if (spec.quantity, spec.method) in _GAMMA_ONE_NOISY:
+            singular.append((np.asarray(params["gamma"] == 1, dtype=bool), _gamma_one))
+    taken = np.zeros(shape, dtype=bool)
+    for mask, _ in singular:
+        mask &= ~taken
+        taken |= mask
+    if not taken.any():
+        return backend.call(spec.kernel, params, shape)
+    out = _fill(backend, shape, backend.nan)
+    regular = ~taken
+    if regular.any():
+        sub = _subset(params, regular)
+        out[regular] = backend.call(spec.kernel, sub, sub["gamma"].shape)
+    for mask, rule in singular:
+        if mask.any():
+            out[mask] = rule(spec, _subset(params, mask), backend)
+    return out
+
+
+def _gamma_one(spec: _Spec, params: dict[str, Any], backend) -> Array:
+    """gamma = 1: divergent limit with noise, continuous limit (from below) without."""
+    out = _fill(backend, params["gamma"].shape, backend.nan)
+    noisy = np.asarray(params["sigma"] > 0, dtype=bool)
+    out[noisy] = getattr(backend, _GAMMA_ONE_NOISY[(spec.quantity, spec.method)])
+    if (~noisy).any():
+        out[~noisy] = _continuous_limit(spec, _subset(params, ~noisy), "gamma", backend)
+    return out
+
+
+def _continuous_limit(spec: _Spec, params: dict[str, Any], key: str, backend) -> Array:
+    """Limit at ``params[key] -> 1`` of a quantity continuous there: evaluated at
+    ``1 - 10**-(digits+10)`` with mpmath (at 40 digits for float64 results, then rounded)."""
+    if isinstance(backend, _Mpmath):
+        with backend.mpmath.workdps(2 * backend.digits + 20):  # so that 1 - eps != 1
+            params = dict(params, **{key: _fill(backend, params[key].shape,
+                                                backend.one_below())})
+            values = _compute(spec, params, backend)
+        return np.array([+v for v in values.flat], dtype=object).reshape(values.shape)
+    with _precision_context(40):
+        exact = _Mpmath(40)
+        lifted = {k: (_fill(exact, v.shape, 0) + v if isinstance(v, np.ndarray) else v)
+                  for k, v in params.items()}
+        values = _continuous_limit(spec, lifted, key, exact)
+        return np.array([float(v) for v in values.flat]).reshape(values.shape)
+
+
+def _gamma_s_one(spec: _Spec, params: dict[str, Any], backend) -> Array:
+    """gamma_s = 1: |beta_hat_s| diverges with source noise; continuous limit without."""
+    shape = params["gamma"].shape
+    out = _fill(backend, shape, backend.nan)
+    noisy = np.asarray(params["sigma_s"] > 0, dtype=bool)
+    quiet = ~noisy
+    if quiet.any():
+        out[quiet] = _continuous_limit(spec, _subset(params, quiet), "gamma_s", backend)
+    if not noisy.any() or spec.quantity == "boundary":  # boundary: T has one sign: NaN
+        return out
+    sub = _subset(params, noisy)
+    below = np.asarray(sub["gamma"] < 1, dtype=bool)
+    if spec.method == "linear":
+        ones = _fill(backend, below.shape, 1)
+        value = ones if spec.quantity == "risk" else _scratch(spec, sub, backend) - ones
+    elif spec.quantity == "risk":
+        value = _scratch(spec, sub, backend)
+        value[below] = backend.inf
+    else:
+        value = _fill(backend, below.shape, 0)
+        value[below] = -backend.inf
+    out[noisy] = value
+    return out
+
+
+def _scratch(spec: _Spec, params: dict[str, Any], backend) -> Array:
+    return _compute(spec.like(quantity="risk", method="scratch", source="population"),
+                    params, backend)
+
+
+def _finite_size_singular(spec: _Spec, params: dict[str, Any]) -> Array:
+    n, d = params["gamma"] * params["d"], params["d"]
+    if spec.method == "scratch":
+        return np.asarray(abs(n - d) <= 1, dtype=bool)
+    return np.asarray(n <= 2, dtype=bool)
+
+
+def _finite_size_limit(spec: _Spec, params: dict[str, Any], backend) -> Array:
+    """Where the inverse-Wishart / inverse-chi-square mean diverges.
+
+    Scratch at |n - d| <= 1: infinite with noise; without noise the risk is the projection
+    bias 1 - n/d (0 once n >= d). Linear transfer at n <= 2: infinite unless the residual
+    variance sin^2 theta + sigma^2 vanishes.
+    """
+    n, d, sigma = params["gamma"] * params["d"], params["d"], params["sigma"]
+    noisy = np.asarray(sigma > 0, dtype=bool)
+    out = _fill(backend, noisy.shape, backend.inf)
+    if spec.method == "scratch":
+        bias = 1 - n / d
+        quiet = ~noisy
+        out[quiet] = np.where(np.asarray(bias[quiet] > 0, dtype=bool), bias[quiet], 0)
+    else:
+        exact = np.asarray(~noisy & (params["theta"] == 0), dtype=bool)
+        out[exact] = 0
+    return out
+
+
+def _prepare(method: str, *, gamma, theta, sigma, lam, depth, gamma_s, sigma_s, form, d,
+             precision) -> tuple[_Spec, dict[str, Any], Any]:
+    digits = V.precision_digits(precision)
+    V.choice("method", method, V.METHODS)
+    V.choice("form", form, V.FORMS)
+    if form == "paper" and method != "finetune":
+        raise ValueError("form='paper' selects the published fine-tuning form; "
+                         f"method={method!r} has a single form")
+    backend = _backend(digits)
+    context = _precision_context(digits)
+    with context:
+        params = V.theory_parameters(method, gamma=gamma, theta=theta, sigma=sigma, lam=lam,
+                                     depth=depth, gamma_s=gamma_s, sigma_s=sigma_s,
+                                     precision=digits)
+        if method != "linear" and np.asarray(params["lam"] != 0, dtype=bool).any():
+            raise ValueError(f"lam is the ridge penalty of linear transfer; method={method!r} "
+                             "takes lam=0")
+        if gamma_s is None and np.asarray(params["sigma_s"] != 0, dtype=bool).any():
+            raise ValueError("sigma_s is the source noise of finite-source pretraining; "
+                             "give gamma_s as well (gamma_s=None is population pretraining)")
+        finite_size = d is not None
+        if finite_size:
+            params["d"] = _finite_size_parameters(method, params, d, gamma_s)
+    source = "population" if gamma_s is None else "finite"
+    spec = _Spec("risk", method, form, source, params.pop("depth"), finite_size)
+    names = [k for k in params]
+    arrays = np.broadcast_arrays(*(params[k] for k in names))
+    params = {k: np.array(a) for k, a in zip(names, arrays)}
+    params["depth"] = spec.depth
+    return spec, params, backend
+
+
+def _finite_size_parameters(method: str, params: dict[str, Any], d, gamma_s) -> Array:
+    d = V.integer("d", d, minimum=1)
+    if method == "finetune" or (method == "linear" and gamma_s is not None):
+        raise ValueError("the exact finite-size expectation (d=...) is known for 'scratch' and "
+                         "for ridgeless 'linear' transfer with population pretraining only")
+    if method == "linear" and np.asarray(params["lam"] != 0, dtype=bool).any():
+        raise ValueError("the exact finite-size expectation (d=...) of linear transfer is "
+                         "known for lam=0 only")
+    n = params["gamma"] * d
+    if not np.all(np.asarray(abs(n - np.round(np.asarray(n, dtype=float))) <= 1e-9 * n,
+                             dtype=bool)):
+        raise ValueError(f"gamma*d must be a whole number of samples, got gamma*d = {n}")
+    return np.full(np.shape(params["gamma"]), d, dtype=int)
+
+
+class _precision_context:
+    """``mpmath.workdps(digits)`` when a precision is asked for; nothing otherwise."""
+
+    def __init__(self, digits: int | None) -> None:
+        self.digits = digits
+        self._ctx = None
+
+    def __enter__(self):
+        if self.digits is not None:
+            import mpmath
+
+            self._ctx = mpmath.workdps(self.digits)
+            self._ctx.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self._ctx is not None:
+            return self._ctx.__exit__(*exc)
+        return False
+
+
+def _run(quantity: str, method: str, kwargs: dict[str, Any]):
+    spec, params, backend = _prepare(method, **kwargs)
+    spec = spec.like(quantity=quantity)
+    with _precision_context(kwargs["precision"]):
+        out = _compute(spec, params, backend)
+        if quantity != "boundary" and _has_nan(out):
+            raise RuntimeError(f"internal error: {quantity} of {method!r} evaluated to NaN "
+                               f"at valid input; please report ({kwargs})")
+        return backend.finish(out)
+
+
+def _has_nan(out: Array) -> bool:
+    if out.dtype == object:
+        return any(x != x for x in out.flat)
+    return bool(np.isnan(out).any())
+
+
+def risk(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
+         gamma_s=None, sigma_s=0.0, form: str = "exact", d: int | None = None,
+         precision: int | None = None):
+    """Generalization error ``R = |beta_hat - beta_t|^2`` of a training method.
+
+    Parameters
+    ----------
+    method : {'scratch', 'linear', 'finetune'}
+        Training on the target only; readout refit on frozen pretrained features (ridge with
+        ``lam > 0``); fine-tuning of all layers from the pretrained weights.
+    gamma : target samples per dimension n/d (> 0). Arrays broadcast with all others.
+    theta : angle between source and target teachers, in [0, pi] (not used by 'scratch').
+    sigma : target noise standard deviation (>= 0).
+    lam : ridge penalty of linear transfer (>= 0).
+    depth : number of layers L (integer >= 2).
+    gamma_s, sigma_s : finite-source pretraining on gamma_s*d samples with noise sigma_s;
+        ``gamma_s=None`` is pretraining on the population loss.
+    form : 'exact' (default) or 'paper': the published fine-tuning form, which keeps the
+        pretrained null-space component unchanged (exact only at sigma = 0 with |beta_hat_s| = 1).
+    d : if given, the exact finite-size expectation at dimension d, n = gamma*d (known for
+        'scratch', and for ridgeless 'linear' with population pretraining).
+    precision : None for float64, or a number of significant digits evaluated with mpmath.
+
+    Returns a float (or array) in float64; an mpmath number (or object array) with precision.
+    Singular points (gamma = 1, gamma_s = 1) return their limits, ``inf`` where the risk
+    diverges; see the module docstring.
+    """
+    return _run("risk", method, dict(gamma=gamma, theta=theta, sigma=sigma, lam=lam,
+                                     depth=depth, gamma_s=gamma_s, sigma_s=sigma_s, form=form,
+                                     d=d, precision=precision))
+
+
+def transferability(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
+                    gamma_s=None, sigma_s=0.0, form: str = "exact", d: int | None = None,
+                    precision: int | None = None):
+    """Transferability ``T = R_scratch - R_method`` (> 0: transfer helps); same parameters as
+    :func:`risk`. Computed from the simplified difference, so the noise terms that diverge at
+    gamma = 1 cancel where they should (fine-tuning's T is 0 for gamma >= 1)."""
+    kwargs = dict(gamma=gamma, theta=theta, sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
+                  sigma_s=sigma_s, form=form, d=d, precision=precision)
+    if d is None:
+        return _run("transfer", method, kwargs)
+    scratch = risk("scratch", **{**kwargs, "theta": theta, "lam": 0.0})
+    return scratch - risk(method, **kwargs)
+
+
+def phase_boundary(method: str, *, gamma, sigma=0.0, lam=0.0, depth: int = 2, gamma_s=None,
+                   sigma_s=0.0, form: str = "exact", precision: int | None = None):
+    """theta* in [0, pi/2] where ``transferability(method, ...)`` changes sign, in closed form.
+
+    Fine-tuning: T > 0 exactly for theta < theta* (``theta* = pi/3`` for the paper's form).
+    Linear/ridge transfer: T > 0 for theta < theta* and for theta > pi - theta*.
+    NaN where T has one sign for all theta (e.g. fine-tuning at gamma >= 1, where T = 0).
+    """
+    if method not in ("linear", "finetune"):
+        raise ValueError(f"method must be 'linear' or 'finetune' for a phase boundary, got {method!r}")
+    return _run("boundary", method, dict(gamma=gamma, theta=None if method == "scratch" else 0.0,
+                                         sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
+                                         sigma_s=sigma_s, form=form, d=None, precision=precision))
