@@ -12,7 +12,7 @@ from ._roots import positive_root as _positive_root
 def risk_scratch(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
     _x0 = sigma**2
     _x1 = gamma - 1
-    return numpy.select([numpy.less(gamma, 1),True], [-_x0*gamma/_x1 - gamma + 1,_x0/_x1], default=numpy.nan)
+    return numpy.where(numpy.less(gamma, 1), -_x0*gamma/_x1 - gamma + 1, _x0/_x1)
 
 
 def risk_linear_population(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
@@ -23,7 +23,7 @@ def risk_finetune_paper_population(gamma, theta, sigma, lam, depth, gamma_s, sig
     _x0 = gamma - 1
     _x1 = -_x0
     _x2 = sigma**2
-    return numpy.select([numpy.less(gamma, 1),True], [_x1*(2 - 2*numpy.cos(theta)) + _x2*gamma/_x1,_x2/_x0], default=numpy.nan)
+    return numpy.where(numpy.less(gamma, 1), _x1*(2 - 2*numpy.cos(theta)) + _x2*gamma/_x1, _x2/_x0)
 
 
 def risk_finetune_exact_population_L2(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
@@ -34,7 +34,7 @@ def risk_finetune_exact_population_L2(gamma, theta, sigma, lam, depth, gamma_s, 
     _x4 = (1/2)*gamma
     _x5 = 4*gamma
     _x6 = numpy.sqrt(_x2**2 + _x3*_x5 + _x5)
-    return numpy.select([numpy.less(gamma, 1),True], [_x2*(-_x4 + (1/2)*_x6 - 2*numpy.sqrt(-_x4 + (1/2)*_x6 + 1/2)*numpy.cos(theta) + 3/2) + _x3*gamma,_x0/_x1], default=numpy.nan)
+    return numpy.where(numpy.less(gamma, 1), _x2*(-_x4 + (1/2)*_x6 - 2*numpy.sqrt(-_x4 + (1/2)*_x6 + 1/2)*numpy.cos(theta) + 3/2) + _x3*gamma, _x0/_x1)
 
 
 def risk_finetune_exact_population_L3(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
@@ -48,7 +48,7 @@ def risk_finetune_exact_population_L3(gamma, theta, sigma, lam, depth, gamma_s, 
     _x7 = _x4 + gamma
     _x8 = (_x3*_x5 + _x5 + _x6 + numpy.sqrt(_x6*_x7 + (1/4)*_x7**2))**(1/3)
     _x9 = (1/9)*_x2**2/_x8 + _x8 - 1/3*gamma + 1/3
-    return numpy.select([numpy.less(gamma, 1),True], [_x2*(_x9**2 - 2*_x9*numpy.cos(theta) + 1) + _x4,_x0/_x1], default=numpy.nan)
+    return numpy.where(numpy.less(gamma, 1), _x2*(_x9**2 - 2*_x9*numpy.cos(theta) + 1) + _x4, _x0/_x1)
 
 
 def risk_finetune_exact_population_Ln(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
@@ -57,7 +57,7 @@ def risk_finetune_exact_population_Ln(gamma, theta, sigma, lam, depth, gamma_s, 
     _x2 = -_x1
     _x3 = _x0*gamma/_x2
     _x4 = _positive_root(depth, _x2, _x3 + gamma)
-    return numpy.select([numpy.less(gamma, 1),True], [_x2*(-2*_x4**((1/2)*depth - 1/2)*numpy.cos(theta) + _x4**(depth - 1) + 1) + _x3,_x0/_x1], default=numpy.nan)
+    return numpy.where(numpy.less(gamma, 1), _x2*(-2*_x4**((1/2)*depth - 1/2)*numpy.cos(theta) + _x4**(depth - 1) + 1) + _x3, _x0/_x1)
 
 
 def risk_linear_finite(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
@@ -68,8 +68,8 @@ def risk_linear_finite(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
     _x4 = -_x2*gamma_s/_x3 + gamma_s
     _x5 = _x2/_x3 + 1
     _x6 = (depth - 1)/depth
-    _x7 = numpy.select([_x1,True], [_x4**_x6,_x5**_x6], default=numpy.nan)
-    return -_x7*(_x7 + 2*lam)*numpy.select([_x1,True], [_x4**(-1.0),_x5**(-1.0)], default=numpy.nan)*numpy.select([_x1,True], [_x0*gamma_s**2,_x0], default=numpy.nan)/(_x7 + lam)**2 + 1
+    _x7 = numpy.where(_x1, _x4**_x6, _x5**_x6)
+    return -_x7*(_x7 + 2*lam)*numpy.where(_x1, _x4**(-1.0), _x5**(-1.0))*numpy.where(_x1, _x0*gamma_s**2, _x0)/(_x7 + lam)**2 + 1
 
 
 def risk_finetune_paper_finite(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
@@ -80,7 +80,7 @@ def risk_finetune_paper_finite(gamma, theta, sigma, lam, depth, gamma_s, sigma_s
     _x4 = numpy.less(gamma_s, 1)
     _x5 = sigma_s**2
     _x6 = gamma_s - 1
-    return numpy.select([numpy.less(gamma, 1),True], [_x0*gamma/_x2 + _x2*(-2*numpy.select([_x4,True], [_x3*gamma_s,_x3], default=numpy.nan) + numpy.select([_x4,True], [-_x5*gamma_s/_x6 + gamma_s,_x5/_x6 + 1], default=numpy.nan) + 1),_x0/_x1], default=numpy.nan)
+    return numpy.where(numpy.less(gamma, 1), _x0*gamma/_x2 + _x2*(-2*numpy.where(_x4, _x3*gamma_s, _x3) + numpy.where(_x4, -_x5*gamma_s/_x6 + gamma_s, _x5/_x6 + 1) + 1), _x0/_x1)
 
 
 def risk_finetune_exact_finite_L2(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
@@ -94,8 +94,8 @@ def risk_finetune_exact_finite_L2(gamma, theta, sigma, lam, depth, gamma_s, sigm
     _x7 = gamma_s - 1
     _x8 = -_x6*gamma_s/_x7 + gamma_s
     _x9 = _x6/_x7 + 1
-    _x10 = -1/2*gamma + (1/2)*numpy.sqrt(_x2**2 + 4*(_x3 + gamma)*numpy.select([_x5,True], [_x8**(-1.0),_x9**(-1.0)], default=numpy.nan)) + 1/2
-    return numpy.select([numpy.less(gamma, 1),True], [_x2*(-2*numpy.sqrt(_x10)*numpy.select([_x5,True], [_x4*gamma_s,_x4], default=numpy.nan) + _x10*numpy.select([_x5,True], [_x8,_x9], default=numpy.nan) + 1) + _x3,_x0/_x1], default=numpy.nan)
+    _x10 = -1/2*gamma + (1/2)*numpy.sqrt(_x2**2 + 4*(_x3 + gamma)*numpy.where(_x5, _x8**(-1.0), _x9**(-1.0))) + 1/2
+    return numpy.where(numpy.less(gamma, 1), _x2*(-2*numpy.sqrt(_x10)*numpy.where(_x5, _x4*gamma_s, _x4) + _x10*numpy.where(_x5, _x8, _x9) + 1) + _x3, _x0/_x1)
 
 
 def risk_finetune_exact_finite_L3(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
@@ -111,10 +111,10 @@ def risk_finetune_exact_finite_L3(gamma, theta, sigma, lam, depth, gamma_s, sigm
     _x9 = gamma_s - 1
     _x10 = -_x8*gamma_s/_x9 + gamma_s
     _x11 = _x8/_x9 + 1
-    _x12 = _x7*numpy.select([_x5,True], [_x10**(-1.0),_x11**(-1.0)], default=numpy.nan)
-    _x13 = ((1/2)*_x12 + _x6 + numpy.sqrt(_x12*_x6 + (1/4)*_x7**2*numpy.select([_x5,True], [_x10**(-2.0),_x11**(-2.0)], default=numpy.nan)))**(1/3)
+    _x12 = _x7*numpy.where(_x5, _x10**(-1.0), _x11**(-1.0))
+    _x13 = ((1/2)*_x12 + _x6 + numpy.sqrt(_x12*_x6 + (1/4)*_x7**2*numpy.where(_x5, _x10**(-2.0), _x11**(-2.0))))**(1/3)
     _x14 = _x13 - 1/3*gamma + 1/3 + (1/9)*_x2**2/_x13
-    return numpy.select([numpy.less(gamma, 1),True], [_x2*(_x14**2*numpy.select([_x5,True], [_x10,_x11], default=numpy.nan) - 2*_x14*numpy.select([_x5,True], [_x4*gamma_s,_x4], default=numpy.nan) + 1) + _x3,_x0/_x1], default=numpy.nan)
+    return numpy.where(numpy.less(gamma, 1), _x2*(_x14**2*numpy.where(_x5, _x10, _x11) - 2*_x14*numpy.where(_x5, _x4*gamma_s, _x4) + 1) + _x3, _x0/_x1)
 
 
 def risk_finetune_exact_finite_Ln(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
@@ -128,8 +128,8 @@ def risk_finetune_exact_finite_Ln(gamma, theta, sigma, lam, depth, gamma_s, sigm
     _x7 = gamma_s - 1
     _x8 = -_x6*gamma_s/_x7 + gamma_s
     _x9 = _x6/_x7 + 1
-    _x10 = _positive_root(depth, _x2, (_x3 + gamma)*numpy.select([_x5,True], [_x8**(-1.0),_x9**(-1.0)], default=numpy.nan))
-    return numpy.select([numpy.less(gamma, 1),True], [_x2*(-2*_x10**((1/2)*depth - 1/2)*numpy.select([_x5,True], [_x4*gamma_s,_x4], default=numpy.nan) + _x10**(depth - 1)*numpy.select([_x5,True], [_x8,_x9], default=numpy.nan) + 1) + _x3,_x0/_x1], default=numpy.nan)
+    _x10 = _positive_root(depth, _x2, (_x3 + gamma)*numpy.where(_x5, _x8**(-1.0), _x9**(-1.0)))
+    return numpy.where(numpy.less(gamma, 1), _x2*(-2*_x10**((1/2)*depth - 1/2)*numpy.where(_x5, _x4*gamma_s, _x4) + _x10**(depth - 1)*numpy.where(_x5, _x8, _x9) + 1) + _x3, _x0/_x1)
 
 
 def transfer_scratch(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
@@ -148,11 +148,11 @@ def transfer_linear_population(gamma, theta, sigma, lam, depth, gamma_s, sigma_s
     _x8 = -_x5*gamma - _x7 - gamma
     _x9 = 1/((gamma - 1)*(lam + 1)**2)
     _x10 = _x1*gamma
-    return numpy.select([numpy.less(gamma, 1),True], [_x9*(-_x0*_x4 - _x0*_x5 - _x0 + 2*_x1*gamma*lam + _x1*gamma - _x1 - _x2*_x7 - _x3*_x5 - _x3 - _x6 - _x8),_x9*(-_x1 + _x10*_x5 + _x10 + _x2*_x4 + _x2*_x5 + _x2 + _x4 + _x5 - _x6 + _x8 + 1)], default=numpy.nan)
+    return numpy.where(numpy.less(gamma, 1), _x9*(-_x0*_x4 - _x0*_x5 - _x0 + 2*_x1*gamma*lam + _x1*gamma - _x1 - _x2*_x7 - _x3*_x5 - _x3 - _x6 - _x8), _x9*(-_x1 + _x10*_x5 + _x10 + _x2*_x4 + _x2*_x5 + _x2 + _x4 + _x5 - _x6 + _x8 + 1))
 
 
 def transfer_finetune_paper_population(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
-    return numpy.select([numpy.less(gamma, 1),True], [-(gamma - 1)*(2*numpy.cos(theta) - 1),0], default=numpy.nan)
+    return numpy.where(numpy.less(gamma, 1), -(gamma - 1)*(2*numpy.cos(theta) - 1), 0)
 
 
 def transfer_finetune_exact_population_L2(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
@@ -161,7 +161,7 @@ def transfer_finetune_exact_population_L2(gamma, theta, sigma, lam, depth, gamma
     _x2 = 4*gamma
     _x3 = -_x0
     _x4 = numpy.sqrt(_x2 + _x2*sigma**2/_x3 + _x3**2)
-    return numpy.select([numpy.less(gamma, 1),True], [_x0*(-_x1 + (1/2)*_x4 - 2*numpy.sqrt(-_x1 + (1/2)*_x4 + 1/2)*numpy.cos(theta) + 1/2),0], default=numpy.nan)
+    return numpy.where(numpy.less(gamma, 1), _x0*(-_x1 + (1/2)*_x4 - 2*numpy.sqrt(-_x1 + (1/2)*_x4 + 1/2)*numpy.cos(theta) + 1/2), 0)
 
 
 def transfer_finetune_exact_population_L3(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
@@ -173,14 +173,14 @@ def transfer_finetune_exact_population_L3(gamma, theta, sigma, lam, depth, gamma
     _x5 = _x4*gamma + gamma
     _x6 = (_x1*_x4 + _x1 + _x3 + numpy.sqrt(_x3*_x5 + (1/4)*_x5**2))**(1/3)
     _x7 = (1/9)*_x2**2/_x6 + _x6 - 1/3*gamma + 1/3
-    return numpy.select([numpy.less(gamma, 1),True], [_x0*_x7*(_x7 - 2*numpy.cos(theta)),0], default=numpy.nan)
+    return numpy.where(numpy.less(gamma, 1), _x0*_x7*(_x7 - 2*numpy.cos(theta)), 0)
 
 
 def transfer_finetune_exact_population_Ln(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
     _x0 = gamma - 1
     _x1 = -_x0
     _x2 = _positive_root(depth, _x1, gamma + gamma*sigma**2/_x1)
-    return numpy.select([numpy.less(gamma, 1),True], [_x0*(-2*_x2**((1/2)*depth - 1/2)*numpy.cos(theta) + _x2**(depth - 1)),0], default=numpy.nan)
+    return numpy.where(numpy.less(gamma, 1), _x0*(-2*_x2**((1/2)*depth - 1/2)*numpy.cos(theta) + _x2**(depth - 1)), 0)
 
 
 def transfer_linear_finite(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
@@ -254,7 +254,7 @@ def transfer_linear_finite(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d)
     _x67 = _x49*gamma_s
     _x68 = _x49*_x7
     _x69 = _x13*_x57
-    return numpy.select([numpy.logical_and.reduce((_x41,_x42)),_x42,_x41,True], [_x40*(_x11*_x18*gamma_s + _x12*_x7 - _x12*gamma_s + _x12 - _x13*_x29 + _x13*_x32 - _x13*_x33 + _x13*_x35 + _x15 + _x16*_x20 + _x17*_x7 + _x17 + _x18*_x25*gamma_s - _x19 + _x2 + _x20*_x32 - _x21 + _x26*_x7 - _x26*gamma_s + _x26 - _x28 - _x30 - _x31 - _x34 + _x37 + _x38),_x40*(_x1*_x13*gamma_s + _x1*gamma_s - _x1 + _x11*_x13*gamma_s + _x11*_x18*_x6*gamma + _x11*_x18*gamma_s - _x11*_x7 + _x11*gamma_s - _x11 + 2*_x13*_x23*gamma_s*lam + 2*_x18*_x23*_x6*gamma*lam + 2*_x18*_x23*gamma_s*lam - _x21 + 2*_x23*gamma_s*lam - _x25*_x7 - _x25 - _x30 - _x31 - _x34 - _x38 - _x43 - _x44*_x7 - _x44 - _x45*_x7 - _x45 - _x46),_x65*(_x0*_x1 + _x0*_x49 + 2*_x0*_x54*lam + _x1*_x13*gamma + _x13*_x49*gamma + 2*_x13*_x54*gamma*lam - _x13*_x55*_x7 - _x13*_x56 - _x13*_x58*_x7 - _x13*_x63 + _x18*_x49*gamma*gamma_s + _x18*_x49 + 2*_x18*_x54*gamma*gamma_s*lam + 2*_x18*_x54*lam - _x19 - _x28 - _x37 - _x51 - _x52*_x7 - _x52*gamma_s - _x53 - _x59 - _x60*_x7 - _x60*gamma_s - _x62 - _x64),_x65*(-_x1 - _x13*_x49 + _x13*_x66 + _x13*_x67 + _x13*_x68 - _x43 + _x46 - _x49 + _x50 + _x51*gamma_s - _x51 - _x53 + _x57*_x7 + _x57*gamma_s - _x57 + _x59*gamma_s - _x59 + _x61 - _x62 + _x64 + _x66 + _x67 + _x68 + _x69*_x7 + _x69*gamma_s - _x69)], default=numpy.nan)
+    return numpy.where(numpy.logical_and(_x41, _x42), _x40*(_x11*_x18*gamma_s + _x12*_x7 - _x12*gamma_s + _x12 - _x13*_x29 + _x13*_x32 - _x13*_x33 + _x13*_x35 + _x15 + _x16*_x20 + _x17*_x7 + _x17 + _x18*_x25*gamma_s - _x19 + _x2 + _x20*_x32 - _x21 + _x26*_x7 - _x26*gamma_s + _x26 - _x28 - _x30 - _x31 - _x34 + _x37 + _x38), numpy.where(_x42, _x40*(_x1*_x13*gamma_s + _x1*gamma_s - _x1 + _x11*_x13*gamma_s + _x11*_x18*_x6*gamma + _x11*_x18*gamma_s - _x11*_x7 + _x11*gamma_s - _x11 + 2*_x13*_x23*gamma_s*lam + 2*_x18*_x23*_x6*gamma*lam + 2*_x18*_x23*gamma_s*lam - _x21 + 2*_x23*gamma_s*lam - _x25*_x7 - _x25 - _x30 - _x31 - _x34 - _x38 - _x43 - _x44*_x7 - _x44 - _x45*_x7 - _x45 - _x46), numpy.where(_x41, _x65*(_x0*_x1 + _x0*_x49 + 2*_x0*_x54*lam + _x1*_x13*gamma + _x13*_x49*gamma + 2*_x13*_x54*gamma*lam - _x13*_x55*_x7 - _x13*_x56 - _x13*_x58*_x7 - _x13*_x63 + _x18*_x49*gamma*gamma_s + _x18*_x49 + 2*_x18*_x54*gamma*gamma_s*lam + 2*_x18*_x54*lam - _x19 - _x28 - _x37 - _x51 - _x52*_x7 - _x52*gamma_s - _x53 - _x59 - _x60*_x7 - _x60*gamma_s - _x62 - _x64), _x65*(-_x1 - _x13*_x49 + _x13*_x66 + _x13*_x67 + _x13*_x68 - _x43 + _x46 - _x49 + _x50 + _x51*gamma_s - _x51 - _x53 + _x57*_x7 + _x57*gamma_s - _x57 + _x59*gamma_s - _x59 + _x61 - _x62 + _x64 + _x66 + _x67 + _x68 + _x69*_x7 + _x69*gamma_s - _x69))))
 
 
 def transfer_finetune_paper_finite(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
@@ -264,7 +264,7 @@ def transfer_finetune_paper_finite(gamma, theta, sigma, lam, depth, gamma_s, sig
     _x3 = gamma_s - 1
     _x4 = (gamma - 1)/_x3
     _x5 = numpy.less(gamma, 1)
-    return numpy.select([numpy.logical_and.reduce((_x5,numpy.less(gamma_s, 1))),_x5,True], [-_x4*gamma_s*(_x0 + _x2*gamma_s - _x2 - gamma_s + 1),-_x4*(-_x0 + 2*_x1*gamma_s - _x2 - _x3),0], default=numpy.nan)
+    return numpy.where(numpy.logical_and(_x5, numpy.less(gamma_s, 1)), -_x4*gamma_s*(_x0 + _x2*gamma_s - _x2 - gamma_s + 1), numpy.where(_x5, -_x4*(-_x0 + 2*_x1*gamma_s - _x2 - _x3), 0))
 
 
 def transfer_finetune_exact_finite_L2(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
@@ -290,7 +290,7 @@ def transfer_finetune_exact_finite_L2(gamma, theta, sigma, lam, depth, gamma_s, 
     _x19 = (1/2)*numpy.sqrt(_x2 + _x6/(_x18 + 1) + _x8/(_x0*_x15 - _x1 - _x18*gamma))
     _x20 = _x10 + _x19
     _x21 = _x14*numpy.sqrt(_x20)
-    return numpy.select([numpy.logical_and.reduce((_x17,numpy.less(gamma_s, 1))),_x17,True], [_x16*gamma_s*(-_x0*_x11 + _x11*gamma_s - _x11 + 2*_x12*_x13 - _x13*_x14*gamma_s),_x16*(_x0*_x20 - _x19 + _x20*gamma_s - _x21*gamma_s + _x21 + _x9 - 1/2),0], default=numpy.nan)
+    return numpy.where(numpy.logical_and(_x17, numpy.less(gamma_s, 1)), _x16*gamma_s*(-_x0*_x11 + _x11*gamma_s - _x11 + 2*_x12*_x13 - _x13*_x14*gamma_s), numpy.where(_x17, _x16*(_x0*_x20 - _x19 + _x20*gamma_s - _x21*gamma_s + _x21 + _x9 - 1/2), 0))
 
 
 def transfer_finetune_exact_finite_L3(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
@@ -324,7 +324,7 @@ def transfer_finetune_exact_finite_L3(gamma, theta, sigma, lam, depth, gamma_s, 
     _x27 = ((1/2)*_x24 + (1/2)*_x25 + _x4 + numpy.sqrt((1/4)*_x26**2 + _x26*_x4))**(1/3)
     _x28 = _x14/_x27
     _x29 = _x16 + _x27 + _x28
-    return numpy.select([numpy.logical_and.reduce((_x22,numpy.less(gamma_s, 1))),_x22,True], [_x17*_x21*gamma_s*(2*_x0 - _x1*_x17 + _x17*gamma_s - _x17 - _x19),_x21*_x29*(_x1*_x29 + _x15 + _x18 - _x19 - _x27 - _x28 + _x29*gamma_s - 1/3),0], default=numpy.nan)
+    return numpy.where(numpy.logical_and(_x22, numpy.less(gamma_s, 1)), _x17*_x21*gamma_s*(2*_x0 - _x1*_x17 + _x17*gamma_s - _x17 - _x19), numpy.where(_x22, _x21*_x29*(_x1*_x29 + _x15 + _x18 - _x19 - _x27 - _x28 + _x29*gamma_s - 1/3), 0))
 
 
 def transfer_finetune_exact_finite_Ln(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
@@ -350,24 +350,24 @@ def transfer_finetune_exact_finite_Ln(gamma, theta, sigma, lam, depth, gamma_s, 
     _x19 = _positive_root(depth, _x1, _x7/(-_x0 + _x15*_x2 - _x18*gamma) + gamma/(_x18 + 1))
     _x20 = _x19**_x9
     _x21 = _x14*_x19**_x12
-    return numpy.select([numpy.logical_and.reduce((_x17,numpy.less(gamma_s, 1))),_x17,True], [_x16*gamma_s*(-_x10*_x2 + _x10*gamma_s - _x10 + 2*_x11*_x13 - _x13*_x14*gamma_s),_x16*(_x2*_x20 + _x20*gamma_s - _x20 - _x21*gamma_s + _x21),0], default=numpy.nan)
+    return numpy.where(numpy.logical_and(_x17, numpy.less(gamma_s, 1)), _x16*gamma_s*(-_x10*_x2 + _x10*gamma_s - _x10 + 2*_x11*_x13 - _x13*_x14*gamma_s), numpy.where(_x17, _x16*(_x2*_x20 + _x20*gamma_s - _x20 - _x21*gamma_s + _x21), 0))
 
 
 def boundary_linear_population(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
     _x0 = sigma**2
     _x1 = gamma - 1
     _x2 = (lam + 1)/numpy.sqrt(2*lam + 1)
-    return numpy.arccos(numpy.select([numpy.less(gamma, 1),True], [_x2*numpy.sqrt(_x0*gamma/_x1 + gamma),_x2*numpy.sqrt(-_x0/_x1 + 1)], default=numpy.nan))
+    return numpy.arccos(numpy.where(numpy.less(gamma, 1), _x2*numpy.sqrt(_x0*gamma/_x1 + gamma), _x2*numpy.sqrt(-_x0/_x1 + 1)))
 
 
 def boundary_finetune_paper_population(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
-    return numpy.select([numpy.less(gamma, 1),True], [(1/3)*numpy.pi,numpy.nan], default=numpy.nan)
+    return numpy.where(numpy.less(gamma, 1), (1/3)*numpy.pi, numpy.nan)
 
 
 def boundary_finetune_exact_population_L2(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
     _x0 = 4*gamma
     _x1 = 1 - gamma
-    return numpy.select([numpy.less(gamma, 1),True], [numpy.arccos((1/2)*numpy.sqrt(-1/2*gamma + (1/2)*numpy.sqrt(_x0 + _x0*sigma**2/_x1 + _x1**2) + 1/2)),numpy.nan], default=numpy.nan)
+    return numpy.where(numpy.less(gamma, 1), numpy.arccos((1/2)*numpy.sqrt(-1/2*gamma + (1/2)*numpy.sqrt(_x0 + _x0*sigma**2/_x1 + _x1**2) + 1/2)), numpy.nan)
 
 
 def boundary_finetune_exact_population_L3(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
@@ -377,12 +377,12 @@ def boundary_finetune_exact_population_L3(gamma, theta, sigma, lam, depth, gamma
     _x3 = sigma**2/_x1
     _x4 = _x3*gamma + gamma
     _x5 = (_x0*_x3 + _x0 + _x2 + numpy.sqrt(_x2*_x4 + (1/4)*_x4**2))**(1/3)
-    return numpy.select([numpy.less(gamma, 1),True], [numpy.arccos((1/18)*_x1**2/_x5 + (1/2)*_x5 - 1/6*gamma + 1/6),numpy.nan], default=numpy.nan)
+    return numpy.where(numpy.less(gamma, 1), numpy.arccos((1/18)*_x1**2/_x5 + (1/2)*_x5 - 1/6*gamma + 1/6), numpy.nan)
 
 
 def boundary_finetune_exact_population_Ln(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
     _x0 = 1 - gamma
-    return numpy.select([numpy.less(gamma, 1),True], [numpy.arccos((1/2)*_positive_root(depth, _x0, gamma + gamma*sigma**2/_x0)**((1/2)*depth - 1/2)),numpy.nan], default=numpy.nan)
+    return numpy.where(numpy.less(gamma, 1), numpy.arccos((1/2)*_positive_root(depth, _x0, gamma + gamma*sigma**2/_x0)**((1/2)*depth - 1/2)), numpy.nan)
 
 
 def boundary_linear_finite(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
@@ -403,13 +403,13 @@ def boundary_linear_finite(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d)
     _x14 = _x4/_x5 + 1
     _x15 = _x14**_x7
     _x16 = _x14*(_x15 + lam)**2/(_x15*(_x15 + _x9))
-    return numpy.arccos(numpy.select([numpy.logical_and.reduce((_x11,_x12)),_x12,_x11,True], [_x0*numpy.sqrt(_x10*_x3),_x0*numpy.sqrt(_x10*_x13),numpy.sqrt(_x16*_x3),numpy.sqrt(_x13*_x16)], default=numpy.nan))
+    return numpy.arccos(numpy.where(numpy.logical_and(_x11, _x12), _x0*numpy.sqrt(_x10*_x3), numpy.where(_x12, _x0*numpy.sqrt(_x10*_x13), numpy.where(_x11, numpy.sqrt(_x16*_x3), numpy.sqrt(_x13*_x16)))))
 
 
 def boundary_finetune_paper_finite(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
     _x0 = sigma_s**2
     _x1 = gamma_s - 1
-    return numpy.select([numpy.less(gamma, 1),True], [numpy.arccos(numpy.select([numpy.less(gamma_s, 1),True], [(1/2)*(-_x0*gamma_s/_x1 + gamma_s)/gamma_s,(1/2)*_x0/_x1 + 1/2], default=numpy.nan)),numpy.nan], default=numpy.nan)
+    return numpy.where(numpy.less(gamma, 1), numpy.arccos(numpy.where(numpy.less(gamma_s, 1), (1/2)*(-_x0*gamma_s/_x1 + gamma_s)/gamma_s, (1/2)*_x0/_x1 + 1/2)), numpy.nan)
 
 
 def boundary_finetune_exact_finite_L2(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
@@ -421,7 +421,7 @@ def boundary_finetune_exact_finite_L2(gamma, theta, sigma, lam, depth, gamma_s, 
     _x5 = 4*gamma + 4*gamma*sigma**2/_x3
     _x6 = 1/2 - 1/2*gamma
     _x7 = _x0/_x1 + 1
-    return numpy.select([numpy.less(gamma, 1),True], [numpy.arccos(numpy.select([numpy.less(gamma_s, 1),True], [(1/2)*_x2*numpy.sqrt(_x6 + (1/2)*numpy.sqrt(_x4 + _x5/_x2))/gamma_s,(1/2)*_x7*numpy.sqrt(_x6 + (1/2)*numpy.sqrt(_x4 + _x5/_x7))], default=numpy.nan)),numpy.nan], default=numpy.nan)
+    return numpy.where(numpy.less(gamma, 1), numpy.arccos(numpy.where(numpy.less(gamma_s, 1), (1/2)*_x2*numpy.sqrt(_x6 + (1/2)*numpy.sqrt(_x4 + _x5/_x2))/gamma_s, (1/2)*_x7*numpy.sqrt(_x6 + (1/2)*numpy.sqrt(_x4 + _x5/_x7)))), numpy.nan)
 
 
 def boundary_finetune_exact_finite_L3(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
@@ -441,7 +441,7 @@ def boundary_finetune_exact_finite_L3(gamma, theta, sigma, lam, depth, gamma_s, 
     _x13 = _x0/_x1 + 1
     _x14 = _x13**(-1.0)
     _x15 = (_x14*_x7 + _x4 + numpy.sqrt(_x14*_x9 + _x8/_x13**2))**(1/3)
-    return numpy.select([numpy.less(gamma, 1),True], [numpy.arccos(numpy.select([numpy.less(gamma_s, 1),True], [(1/2)*_x2*(_x10 + _x12 + _x11/_x10)/gamma_s,(1/2)*_x13*(_x11/_x15 + _x12 + _x15)], default=numpy.nan)),numpy.nan], default=numpy.nan)
+    return numpy.where(numpy.less(gamma, 1), numpy.arccos(numpy.where(numpy.less(gamma_s, 1), (1/2)*_x2*(_x10 + _x12 + _x11/_x10)/gamma_s, (1/2)*_x13*(_x11/_x15 + _x12 + _x15))), numpy.nan)
 
 
 def boundary_finetune_exact_finite_Ln(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
@@ -452,13 +452,13 @@ def boundary_finetune_exact_finite_Ln(gamma, theta, sigma, lam, depth, gamma_s, 
     _x4 = gamma + gamma*sigma**2/_x3
     _x5 = (1/2)*depth - 1/2
     _x6 = _x0/_x1 + 1
-    return numpy.select([numpy.less(gamma, 1),True], [numpy.arccos(numpy.select([numpy.less(gamma_s, 1),True], [(1/2)*_x2*_positive_root(depth, _x3, _x4/_x2)**_x5/gamma_s,(1/2)*_x6*_positive_root(depth, _x3, _x4/_x6)**_x5], default=numpy.nan)),numpy.nan], default=numpy.nan)
+    return numpy.where(numpy.less(gamma, 1), numpy.arccos(numpy.where(numpy.less(gamma_s, 1), (1/2)*_x2*_positive_root(depth, _x3, _x4/_x2)**_x5/gamma_s, (1/2)*_x6*_positive_root(depth, _x3, _x4/_x6)**_x5)), numpy.nan)
 
 
 def risk_scratch_d(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
     _x0 = sigma**2
     _x1 = d*gamma
-    return numpy.select([numpy.less_equal(_x1, d - 2),True], [_x0*_x1/(-_x1 + d - 1) - gamma + 1,_x0*d/(_x1 - d - 1)], default=numpy.nan)
+    return numpy.where(numpy.less_equal(_x1, d - 2), _x0*_x1/(-_x1 + d - 1) - gamma + 1, _x0*d/(_x1 - d - 1))
 
 
 def risk_linear_d(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):

@@ -32,6 +32,21 @@ class _NamedSymbols:
 
 
 class _NumpyKernelPrinter(_NamedSymbols, NumPyPrinter):
+    def _print_Piecewise(self, expr):
+        """Nested ``numpy.where`` (faster than ``numpy.select`` for our two or three branches)."""
+        (value, cond), rest = expr.args[0], expr.args[1:]
+        if cond == sp.true:
+            return self._print(value)
+        other = self._print(sp.Piecewise(*rest)) if rest else "numpy.nan"
+        return f"numpy.where({self._print(cond)}, {self._print(value)}, {other})"
+
+    def _print_And(self, expr):
+        """Pairwise ``logical_and`` broadcasts conditions of different shapes (reduce does not)."""
+        text = self._print(expr.args[0])
+        for arg in expr.args[1:]:
+            text = f"numpy.logical_and({text}, {self._print(arg)})"
+        return text
+
     def _print_PositiveRoot(self, expr):
         return "_positive_root(%s)" % ", ".join(self._print(arg) for arg in expr.args)
 

@@ -41,7 +41,8 @@ class _Float64:
         kernel = getattr(self.module, name)
         with np.errstate(all="ignore"):  # unused Piecewise branches may divide by zero
             out = kernel(**{arg: params.get(arg, 0.0) for arg in ARGS})
-        return np.array(np.broadcast_to(out, shape), dtype=float)
+        out = np.asarray(out, dtype=float)
+        return out if out.shape == shape else np.array(np.broadcast_to(out, shape))
 
     def finish(self, out: Array):
         return float(out) if out.ndim == 0 else out
@@ -111,29 +112,52 @@ _GAMMA_ONE_NOISY = {
 }
 
 
-def _compute(spec: _Spec, params: dict[str, Any], backend) -> Array:
-    """Evaluate spec on broadcast 1-d/ n-d arrays in params, with the singular points handled."""
-    shape = params["gamma"].shape
-    singular: list[tuple[Array, Callable]] = []
+def _shape(params: dict[str, Any]) -> tuple:
+    return np.broadcast_shapes(*(v.shape for v in params.values() if isinstance(v, np.ndarray)))
+
+
+def _singular_masks(spec: _Spec, params: dict[str, Any]) -> list[tuple[Array, Callable]]:
+    """(mask, rule) for every kind of singular point, on the (unbroadcast) parameters."""
     if spec.finite_size:
-        singular.append((_finite_size_singular(spec, params), _finite_size_limit))
-    else:
-        if spec.source == "finite":
-            singular.append((np.asarray(params["gamma_s"] == 1, dtype=bool), _gamma_s_one))
-        if (spec.quantity, spec.method) in _GAMMA_ONE_NOISY:
-            singular.append((np.asarray(params["gamma"] == 1, dtype=bool), _gamma_one))
-    taken = np.zeros(shape, dtype=bool)
-    for mask, _ in singular:
-        mask &= ~taken
-        taken |= mask
-    if not taken.any():
+        return [(_finite_size_singular(spec, params), _finite_size_limit)]
+    masks = []
+    if spec.source == "finite":
+        masks.append((_equals_one(params["gamma_s"]), _gamma_s_one))
+    if (spec.quantity, spec.method) in _GAMMA_ONE_NOISY:
+        masks.append((_equals_one(params["gamma"]), _gamma_one))
+    return masks
+
+
+def _equals_one(values: Array) -> Array:
+    if values.dtype != object and values.size and not values.min() <= 1 <= values.max():
+        return np.zeros(values.shape, dtype=bool)  # cheap: no entry can be 1
+    return np.asarray(values == 1, dtype=bool)
+
+
+def _compute(spec: _Spec, params: dict[str, Any], backend) -> Array:
+    """Evaluate spec where params broadcast, with the singular points handled.
+
+    Fast path: no singular point, so the kernel sees the arrays as given (an outer grid of a
+    gamma column and a theta row is evaluated without materializing 2-d inputs).
+    """
+    shape = _shape(params)
+    singular = _singular_masks(spec, params)
+    if not any(mask.any() for mask, _ in singular):
         return backend.call(spec.kernel, params, shape)
+    params = {k: (np.broadcast_to(v, shape) if isinstance(v, np.ndarray) else v)
+              for k, v in params.items()}
+    taken = np.zeros(shape, dtype=bool)
+    rules = []
+    for mask, rule in singular:
+        mask = np.broadcast_to(mask, shape) & ~taken
+        taken |= mask
+        rules.append((mask, rule))
     out = _fill(backend, shape, backend.nan)
     regular = ~taken
     if regular.any():
         sub = _subset(params, regular)
-        out[regular] = backend.call(spec.kernel, sub, sub["gamma"].shape)
-    for mask, rule in singular:
+        out[regular] = backend.call(spec.kernel, sub, (int(regular.sum()),))
+    for mask, rule in rules:
         if mask.any():
             out[mask] = rule(spec, _subset(params, mask), backend)
     return out
@@ -248,9 +272,6 @@ def _prepare(method: str, *, gamma, theta, sigma, lam, depth, gamma_s, sigma_s, 
             params["d"] = _finite_size_parameters(method, params, d, gamma_s)
     source = "population" if gamma_s is None else "finite"
     spec = _Spec("risk", method, form, source, params.pop("depth"), finite_size)
-    names = [k for k in params]
-    arrays = np.broadcast_arrays(*(params[k] for k in names))
-    params = {k: np.array(a) for k, a in zip(names, arrays)}
     params["depth"] = spec.depth
     return spec, params, backend
 
@@ -267,7 +288,7 @@ def _finite_size_parameters(method: str, params: dict[str, Any], d, gamma_s) -> 
     if not np.all(np.asarray(abs(n - np.round(np.asarray(n, dtype=float))) <= 1e-9 * n,
                              dtype=bool)):
         raise ValueError(f"gamma*d must be a whole number of samples, got gamma*d = {n}")
-    return np.full(np.shape(params["gamma"]), d, dtype=int)
+    return np.asarray(d)
 
 
 class _precision_context:

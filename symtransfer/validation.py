@@ -82,24 +82,26 @@ def real(name: str, value: Any, *, precision: int | None = None, lower: float | 
          lower_open: bool = False, upper: float | None = None) -> np.ndarray:
     """A finite real (array) within ``[lower, upper]`` (``(lower, upper]`` if lower_open)."""
     arr = _as_array(name, value, precision)
-    if _isnan(arr).any():
-        raise ValueError(f"{name} must not be NaN")
-    if _isinf(arr).any():
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    if lower is not None:
-        bad = (arr <= lower) if lower_open else (arr < lower)
-        if np.asarray(bad, dtype=bool).any():
-            op = ">" if lower_open else ">="
-            raise ValueError(f"{name} must be {op} {lower}, got {_first(arr, bad)}")
-    if upper is not None:
-        bad = np.asarray(arr > upper, dtype=bool)
-        if bad.any():
-            raise ValueError(f"{name} must be <= {upper}, got {_first(arr, bad)}")
+    if arr.size == 0:
+        return arr
+    if arr.dtype == object:
+        if _isnan(arr).any():
+            raise ValueError(f"{name} must not be NaN")
+        if _isinf(arr).any():
+            raise ValueError(f"{name} must be finite, got {value!r}")
+        lo, hi = min(arr.flat), max(arr.flat)
+    else:  # two reductions: NaN propagates through min, inf shows in min/max
+        lo, hi = arr.min(), arr.max()
+        if np.isnan(lo):
+            raise ValueError(f"{name} must not be NaN")
+        if np.isinf(lo) or np.isinf(hi):
+            raise ValueError(f"{name} must be finite, got {value!r}")
+    if lower is not None and (lo <= lower if lower_open else lo < lower):
+        op = ">" if lower_open else ">="
+        raise ValueError(f"{name} must be {op} {lower}, got {lo}")
+    if upper is not None and hi > upper:
+        raise ValueError(f"{name} must be <= {upper}, got {hi}")
     return arr
-
-
-def _first(arr: np.ndarray, bad) -> Any:
-    return arr[np.asarray(bad, dtype=bool)].flat[0] if arr.ndim else arr.item()
 
 
 def theory_parameters(method: str, *, gamma, theta, sigma, lam, depth, gamma_s, sigma_s,
