@@ -4,7 +4,8 @@ Numeric API (numpy only; sympy is imported on first symbolic use):
 
 * :func:`risk` — generalization error of 'scratch', 'linear' (ridge) or 'finetune' training;
 * :func:`transferability` — T = R_scratch - R_method;
-* :func:`phase_boundary` — theta* where T changes sign.
+* :func:`phase_boundary` — theta* where T changes sign;
+* :func:`simulate` — the Monte-Carlo twin of :func:`risk` (gradient flow at finite d).
 
 Symbolic API: :func:`expr` (the sympy expression behind each number) and :func:`check`
 (does a user's expression equal ours?).
@@ -13,10 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from .mc import ConvergenceError, SimulationResult, simulate
 from .theory import phase_boundary, risk, transferability
 
 __version__ = "0.1.0"
-__all__ = ["risk", "transferability", "phase_boundary", "expr", "check", "__version__"]
+__all__ = ["risk", "transferability", "phase_boundary", "simulate", "SimulationResult",
+           "ConvergenceError", "expr", "check", "__version__"]
 
 
 def expr(method: str, **options: Any):

@@ -1,0 +1,46 @@
+"""Where fine-tuning ends, predicted per instance from gradient flow's conservation laws.
+
+Pretraining from small initialization gives balanced rank-1 weights. Gradient flow on the
+target keeps them balanced rank-1 (``W_1 = w u_2^T``, ``|w| = s_2 = ... = s_L``, so
+``beta_hat = |w|^(L-1) w``) and never moves ``P_perp W_1`` (P_perp: null space of the target
+design). With ``b = X^+ y`` the interpolating row-space part, ``q = |w|^2`` solves
+``q^L - m^2 q^(L-1) - |b|^2 = 0`` (``m^2 = |P_perp w|^2``), and
+
+    beta_hat = b + c P_perp beta_hat_s,   c = (q / s0^2)^((L-1)/2),   s0 = |beta_hat_s|^(1/L).
+
+The paper's form takes ``c = 1``. These finite-d predictions, from the same data as a
+simulation, let tests compare every run with each form instance by instance.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._roots import positive_root
+from .data import Problem
+
+
+def _split(problem: Problem, beta_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(b, P_perp beta_s): the interpolator X^+ y and the null-space part of beta_s."""
+    V = problem.basis
+    b = np.einsum("kdr,kr->kd", V, problem.target)
+    row = np.einsum("kdr,kr->kd", V, np.einsum("kdr,kd->kr", V, beta_s))
+    return b, beta_s - row
+
+
+def finetune_endpoint(beta_s: np.ndarray, problem: Problem, depth: int,
+                      form: str = "exact") -> np.ndarray:
+    """Predicted fine-tuned beta_hat (K, d) from pretrained beta_hat_s (K, d) and target data.
+
+    For n >= d (no null space) both forms give the least-squares solution.
+    """
+    b, perp = _split(problem, beta_s)
+    if form == "paper":
+        return b + perp
+    if form != "exact":
+        raise ValueError(f"form must be 'exact' or 'paper', got {form!r}")
+    norm_s = np.linalg.norm(beta_s, axis=1)
+    s0_sq = norm_s ** (2.0 / depth)
+    m_sq = s0_sq * np.einsum("kd,kd->k", perp, perp) / norm_s ** 2
+    q = positive_root(depth, m_sq, np.einsum("kd,kd->k", b, b))
+    c = (q / s0_sq) ** ((depth - 1) / 2)
+    return b + c[:, None] * perp

@@ -1,0 +1,183 @@
+"""The transfer-learning pipeline of ../shared/THEORY.md, simulated at finite d.
+
+1. Pretraining on the source: gradient flow from small initialization on the population loss
+   (``gamma_s=None``) or on ``n_s = gamma_s d`` noisy samples.
+2. Transfer on ``n = gamma d`` target samples:
+   * ``scratch``: the same architecture from a fresh small initialization;
+   * ``linear``: W_1..W_{L-1} frozen, readout refit on the hidden features. ``lam > 0`` is ridge
+     (penalty ``n lam |W_L|^2`` on the summed squared loss). ``lam = 0`` is the ridgeless limit
+     *on the learned feature space*: the features ``h(x) = F^T x`` (``F = W_1 ... W_{L-1}``)
+     are restricted to the singular directions of F with singular value at least
+     ``rank_tol`` times the largest (default 1e-3), then fit by least squares. The small-init
+     residue (singular values ~ alpha relative to the learned ones) would otherwise be fit to
+     noise, which makes plain ridgeless regression on all d features unstable.
+   * ``finetune``: gradient flow on all layers from the pretrained weights.
+
+Every instance has its own random streams, derived from ``(seed, instance)``; results for an
+instance do not depend on how many instances run beside it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import validation as V
+from .data import Problem, gaussian_data, population_problem, sample_problem, teachers
+from .gradient_flow import MAX_STEPS, TOL, TrainStats, train
+from .network import Trainable, Weights, small_init
+from .result import SimulationResult
+
+_STREAMS = ("pretrain_init", "source_data", "target_data", "scratch_init", "readout")
+
+
+def instance_streams(seed: int, instances: int) -> dict[str, list[np.random.Generator]]:
+    """One generator per (purpose, instance), from ``SeedSequence(seed, spawn_key=(k,))``."""
+    per_instance = [np.random.SeedSequence(seed, spawn_key=(k,)).spawn(len(_STREAMS))
+                    for k in range(instances)]
+    return {name: [np.random.default_rng(children[i]) for children in per_instance]
+            for i, name in enumerate(_STREAMS)}
+
+
+def pretrain(streams, *, d: int, depth: int, gamma_s, sigma_s: float, alpha: float, init: str,
+             train_options: dict) -> tuple[Weights, TrainStats]:
+    """Gradient flow on the source loss from small initialization."""
+    beta_s, _ = teachers(d, 0.0)
+    K = len(streams["pretrain_init"])
+    if gamma_s is None:
+        problem = population_problem(beta_s, K)
+    else:
+        X, y = gaussian_data(streams["source_data"], _samples(gamma_s, d, "gamma_s"), beta_s,
+                             sigma_s)
+        problem = sample_problem(X, y)
+    net = Trainable(small_init(streams["pretrain_init"], d, depth, alpha, init), problem)
+    stats = train(net, label="pretrain", **train_options)
+    return net.weights(), stats
+
+
+def learned_features(features: np.ndarray, rank_tol: float,
+                     rngs: list[np.random.Generator]) -> list[np.ndarray]:
+    """Per instance, ``P_k S_k``: the singular directions of the feature map F with singular
+    value >= rank_tol * largest, scaled by their singular values (so h_k = (P_k S_k)^T x).
+
+    Found by a randomized range finder (Halko, Martinsson, Tropp 2011) with 8 extra columns,
+    doubled until the kept rank leaves a margin: learned and residual singular values differ
+    by a factor ~1/alpha, so the range is resolved to ~alpha relative accuracy without the
+    cost of a full d x d SVD.
+    """
+    out = []
+    d = features.shape[1]
+    for F, rng in zip(features, rngs):
+        width = 16
+        while True:
+            Q, _ = np.linalg.qr(F @ rng.standard_normal((d, min(width, d))))
+            Ub, s, _ = np.linalg.svd(Q.T @ F, full_matrices=False)
+            keep = s >= rank_tol * s[0]
+            if keep.sum() <= width - 8 or width >= d:
+                break
+            width *= 2
+        out.append((Q @ Ub[:, keep]) * s[keep])
+    return out
+
+
+def fit_readout(features: np.ndarray, X: np.ndarray, y: np.ndarray, lam: float,
+                rank_tol: float, rngs: list[np.random.Generator]) -> tuple[np.ndarray, np.ndarray]:
+    """Refit the last layer on frozen features; returns (beta_hat, learned-feature rank)."""
+    n = X.shape[1]
+    learned = learned_features(features, rank_tol, rngs)
+    ranks = np.array([basis.shape[1] for basis in learned])
+    if lam > 0:  # ridge on all d features: residual directions are shrunk to nothing
+        A = np.matmul(X, features)
+        U, s, Vt = np.linalg.svd(A, full_matrices=False)
+        coef = s / (s ** 2 + n * lam) * np.einsum("knr,kn->kr", U, y)
+        w = np.einsum("krd,kr->kd", Vt, coef)
+        return np.einsum("kij,kj->ki", features, w), ranks
+    betas = []
+    for basis, Xk, yk in zip(learned, X, y):
+        w, *_ = np.linalg.lstsq(Xk @ basis, yk, rcond=None)
+        betas.append(basis @ w)
+    return np.stack(betas), ranks
+
+
+def _samples(gamma: float, d: int, name: str) -> int:
+    n = gamma * d
+    if abs(n - round(n)) > 1e-9 * max(n, 1.0) or round(n) < 1:
+        raise ValueError(f"{name}*d must be a whole number of samples >= 1, got {name}*d = {n}")
+    return int(round(n))
+
+
+def _validate(method: str, kw: dict[str, Any]) -> dict[str, Any]:
+    V.choice("method", method, V.METHODS)
+    V.theory_parameters(method, gamma=kw["gamma"], theta=kw["theta"], sigma=kw["sigma"],
+                        lam=kw["lam"], depth=kw["depth"], gamma_s=kw["gamma_s"],
+                        sigma_s=kw["sigma_s"], precision=None)
+    for name in ("gamma", "theta", "sigma", "lam", "gamma_s", "sigma_s", "alpha", "tol",
+                 "rank_tol"):
+        if kw[name] is not None and np.ndim(kw[name]) != 0:
+            raise ValueError(f"{name} must be a scalar for simulate (sweep over grids instead)")
+    if method != "linear" and kw["lam"] != 0:
+        raise ValueError(f"lam is the ridge penalty of linear transfer; method={method!r} "
+                         "takes lam=0")
+    if kw["gamma_s"] is None and kw["sigma_s"] != 0:
+        raise ValueError("sigma_s needs gamma_s (gamma_s=None is population pretraining)")
+    V.integer("d", kw["d"], minimum=2)
+    V.integer("instances", kw["instances"], minimum=1)
+    V.integer("seed", kw["seed"], minimum=0)
+    V.integer("max_steps", kw["max_steps"], minimum=1)
+    V.choice("init", kw["init"], ("random", "balanced"))
+    for name in ("alpha", "tol", "rank_tol"):
+        V.real(name, kw[name], lower=0, lower_open=True)
+    _samples(kw["gamma"], kw["d"], "gamma")
+    if kw["gamma_s"] is not None:
+        _samples(kw["gamma_s"], kw["d"], "gamma_s")
+    return kw
+
+
+def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: float = 0.0,
+             lam: float = 0.0, depth: int = 2, gamma_s: float | None = None,
+             sigma_s: float = 0.0, d: int = 200, instances: int = 20, seed: int = 0,
+             alpha: float = 1e-5, init: str = "random", tol: float = TOL,
+             max_steps: int = MAX_STEPS, rank_tol: float = 1e-3,
+             progress: bool | None = None) -> SimulationResult:
+    """Monte-Carlo twin of :func:`symtransfer.risk`: same method names and parameters, plus
+    the dimension ``d``, the number of independent ``instances`` and the ``seed``.
+
+    Returns a :class:`SimulationResult` with per-instance errors ``|beta_hat - beta_t|^2``, their
+    mean and standard error, and per-phase training diagnostics. Same seed, same numbers.
+    ``alpha`` and ``init`` ('random' or 'balanced') set the small initialization; ``tol`` and
+    ``max_steps`` the convergence criterion (see :mod:`symtransfer.mc.gradient_flow`);
+    ``rank_tol`` the learned-feature threshold of ridgeless linear transfer. ``progress``: a
+    tqdm bar (None: only for runs longer than 2 s; False: silent).
+    """
+    params = _validate(method, dict(
+        gamma=gamma, theta=theta, sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
+        sigma_s=sigma_s, d=d, instances=instances, seed=seed, alpha=alpha, init=init, tol=tol,
+        max_steps=max_steps, rank_tol=rank_tol))
+    streams = instance_streams(seed, instances)
+    theta = 0.0 if theta is None else float(theta)
+    _, beta_t = teachers(d, theta)
+    X, y = gaussian_data(streams["target_data"], _samples(gamma, d, "gamma"), beta_t, sigma)
+    options = dict(tol=tol, max_steps=max_steps, progress=progress)
+    diagnostics: dict[str, dict[str, np.ndarray]] = {}
+    if method == "scratch":
+        net = Trainable(small_init(streams["scratch_init"], d, depth, alpha, init),
+                        sample_problem(X, y))
+        stats = train(net, label="scratch", **options)
+        diagnostics["train"] = stats.as_dict()
+        beta_hat, converged = net.end_to_end(), stats.converged
+    else:
+        weights, pre = pretrain(streams, d=d, depth=depth, gamma_s=gamma_s, sigma_s=sigma_s,
+                                alpha=alpha, init=init, train_options=options)
+        diagnostics["pretrain"] = pre.as_dict()
+        if method == "linear":
+            beta_hat, rank = fit_readout(weights.features(), X, y, lam, rank_tol,
+                                         streams["readout"])
+            diagnostics["readout"] = {"rank": rank}
+            converged = pre.converged
+        else:
+            net = Trainable(weights, sample_problem(X, y))
+            stats = train(net, label="finetune", **options)
+            diagnostics["finetune"] = stats.as_dict()
+            beta_hat, converged = net.end_to_end(), pre.converged & stats.converged
+    errors = np.einsum("kd,kd->k", beta_hat - beta_t, beta_hat - beta_t)
+    return SimulationResult(method, params, errors, converged, diagnostics)
