@@ -137,220 +137,133 @@ def transfer_scratch(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
 
 
 def transfer_linear_population(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
-    _x0 = gamma**2
-    _x1 = numpy.cos(theta)**2
-    _x2 = sigma**2
-    _x3 = _x2*gamma
-    _x4 = lam**2
-    _x5 = 2*lam
-    _x6 = _x1*_x5
-    _x7 = _x4*gamma
-    _x8 = -_x5*gamma - _x7 - gamma
-    _x9 = 1/((gamma - 1)*(lam + 1)**2)
-    _x10 = _x1*gamma
-    return numpy.where(numpy.less(gamma, 1), _x9*(-_x0*_x4 - _x0*_x5 - _x0 + 2*_x1*gamma*lam + _x1*gamma - _x1 - _x2*_x7 - _x3*_x5 - _x3 - _x6 - _x8), _x9*(-_x1 + _x10*_x5 + _x10 + _x2*_x4 + _x2*_x5 + _x2 + _x4 + _x5 - _x6 + _x8 + 1))
+    _x0 = sigma**2
+    _x1 = gamma - 1
+    _x2 = (2*lam + 1)*numpy.cos(theta)**2/(lam + 1)**2
+    return numpy.where(numpy.less(gamma, 1), -_x0*gamma/_x1 + _x2 - gamma, _x0/_x1 + _x2 - 1)
 
 
 def transfer_finetune_paper_population(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
-    return numpy.where(numpy.less(gamma, 1), -(gamma - 1)*(2*numpy.cos(theta) - 1), 0)
+    _x0 = gamma - 1
+    return numpy.where(numpy.less(gamma, 1), _x0*(2 - 2*numpy.cos(theta)) - _x0, 0)
 
 
 def transfer_finetune_exact_population_L2(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
     _x0 = gamma - 1
-    _x1 = (1/2)*gamma
-    _x2 = 4*gamma
-    _x3 = -_x0
-    _x4 = numpy.sqrt(_x2 + _x2*sigma**2/_x3 + _x3**2)
-    return numpy.where(numpy.less(gamma, 1), _x0*(-_x1 + (1/2)*_x4 - 2*numpy.sqrt(-_x1 + (1/2)*_x4 + 1/2)*numpy.cos(theta) + 1/2), 0)
+    _x1 = -_x0
+    _x2 = (1/2)*gamma
+    _x3 = 4*gamma
+    _x4 = numpy.sqrt(_x1**2 + _x3 + _x3*sigma**2/_x1)
+    return numpy.where(numpy.less(gamma, 1), -_x0 - _x1*(-_x2 + (1/2)*_x4 - 2*numpy.sqrt(-_x2 + (1/2)*_x4 + 1/2)*numpy.cos(theta) + 3/2), 0)
 
 
 def transfer_finetune_exact_population_L3(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
     _x0 = gamma - 1
-    _x1 = (1/2)*gamma
-    _x2 = -_x0
-    _x3 = (1/27)*_x2**3
-    _x4 = sigma**2/_x2
+    _x1 = -_x0
+    _x2 = (1/2)*gamma
+    _x3 = (1/27)*_x1**3
+    _x4 = sigma**2/_x1
     _x5 = _x4*gamma + gamma
-    _x6 = (_x1*_x4 + _x1 + _x3 + numpy.sqrt(_x3*_x5 + (1/4)*_x5**2))**(1/3)
-    _x7 = (1/9)*_x2**2/_x6 + _x6 - 1/3*gamma + 1/3
-    return numpy.where(numpy.less(gamma, 1), _x0*_x7*(_x7 - 2*numpy.cos(theta)), 0)
+    _x6 = (_x2*_x4 + _x2 + _x3 + numpy.sqrt(_x3*_x5 + (1/4)*_x5**2))**(1/3)
+    _x7 = (1/9)*_x1**2/_x6 + _x6 - 1/3*gamma + 1/3
+    return numpy.where(numpy.less(gamma, 1), -_x0 - _x1*(_x7**2 - 2*_x7*numpy.cos(theta) + 1), 0)
 
 
 def transfer_finetune_exact_population_Ln(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
     _x0 = gamma - 1
     _x1 = -_x0
     _x2 = _positive_root(depth, _x1, gamma + gamma*sigma**2/_x1)
-    return numpy.where(numpy.less(gamma, 1), _x0*(-2*_x2**((1/2)*depth - 1/2)*numpy.cos(theta) + _x2**(depth - 1)), 0)
+    return numpy.where(numpy.less(gamma, 1), -_x0 - _x1*(-2*_x2**((1/2)*depth - 1/2)*numpy.cos(theta) + _x2**(depth - 1) + 1), 0)
 
 
 def transfer_linear_finite(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
-    _x0 = gamma**2
-    _x1 = lam**2
-    _x2 = _x0*_x1
-    _x3 = gamma_s - 1
-    _x4 = -1/_x3
-    _x5 = _x4*gamma_s
-    _x6 = gamma_s**2
-    _x7 = sigma_s**2
-    _x8 = -_x4*_x6 + _x5*_x7 + _x5
-    _x9 = depth**(-1.0)
-    _x10 = 2 - 2*_x9
-    _x11 = _x8**_x10
-    _x12 = _x0*_x11
-    _x13 = sigma**2
-    _x14 = _x1*gamma
-    _x15 = _x13*_x14
-    _x16 = _x11*gamma
-    _x17 = _x13*_x16
-    _x18 = numpy.cos(theta)**2
-    _x19 = _x2*gamma_s
-    _x20 = _x18*_x6
-    _x21 = _x11*_x20
-    _x22 = 1 - _x9
-    _x23 = _x8**_x22
-    _x24 = 2*lam
-    _x25 = _x23*_x24
-    _x26 = _x0*_x25
-    _x27 = _x14*gamma_s
-    _x28 = _x13*_x27
-    _x29 = _x16*gamma_s
-    _x30 = _x18*_x29
-    _x31 = _x20*_x25
-    _x32 = _x25*gamma
-    _x33 = _x32*gamma_s
-    _x34 = _x18*_x33
-    _x35 = _x32*_x7
-    _x36 = -_x14*_x7
-    _x37 = _x15*_x7 + _x2*_x7 + _x36
-    _x38 = -_x14 - _x16*_x7 - _x16 + _x27 + _x29 - _x32 + _x33 - _x35
-    _x39 = (gamma - 1)**(-1.0)
-    _x40 = _x39/((_x23 + lam)**2*(-_x7 + gamma_s - 1))
-    _x41 = numpy.less(gamma, 1)
-    _x42 = numpy.less(gamma_s, 1)
-    _x43 = _x1*_x13
-    _x44 = _x11*_x13
-    _x45 = _x13*_x25
-    _x46 = _x1*_x7 + _x36 + _x43*_x7
-    _x47 = _x3**(-1.0)
-    _x48 = _x47*_x7 + _x47*gamma_s - _x47
-    _x49 = _x48**_x10
-    _x50 = _x18*_x49
-    _x51 = _x50*gamma
-    _x52 = _x0*_x49
-    _x53 = _x50*gamma_s
-    _x54 = _x48**_x22
-    _x55 = _x49*gamma
-    _x56 = _x55*gamma_s
-    _x57 = _x24*_x54
-    _x58 = _x57*gamma
-    _x59 = _x18*_x58
-    _x60 = _x0*_x57
-    _x61 = _x18*_x57
-    _x62 = _x61*gamma_s
-    _x63 = _x58*gamma_s
-    _x64 = _x14 - _x27 - _x55*_x7 + _x55 - _x56 - _x58*_x7 + _x58 - _x63
-    _x65 = _x39/((_x3 + _x7)*(_x54 + lam)**2)
-    _x66 = _x1*gamma_s
-    _x67 = _x49*gamma_s
-    _x68 = _x49*_x7
-    _x69 = _x13*_x57
-    return numpy.where(numpy.logical_and(_x41, _x42), _x40*(_x11*_x18*gamma_s + _x12*_x7 - _x12*gamma_s + _x12 - _x13*_x29 + _x13*_x32 - _x13*_x33 + _x13*_x35 + _x15 + _x16*_x20 + _x17*_x7 + _x17 + _x18*_x25*gamma_s - _x19 + _x2 + _x20*_x32 - _x21 + _x26*_x7 - _x26*gamma_s + _x26 - _x28 - _x30 - _x31 - _x34 + _x37 + _x38), numpy.where(_x42, _x40*(_x1*_x13*gamma_s + _x1*gamma_s - _x1 + _x11*_x13*gamma_s + _x11*_x18*_x6*gamma + _x11*_x18*gamma_s - _x11*_x7 + _x11*gamma_s - _x11 + 2*_x13*_x23*gamma_s*lam + 2*_x18*_x23*_x6*gamma*lam + 2*_x18*_x23*gamma_s*lam - _x21 + 2*_x23*gamma_s*lam - _x25*_x7 - _x25 - _x30 - _x31 - _x34 - _x38 - _x43 - _x44*_x7 - _x44 - _x45*_x7 - _x45 - _x46), numpy.where(_x41, _x65*(_x0*_x1 + _x0*_x49 + 2*_x0*_x54*lam + _x1*_x13*gamma + _x13*_x49*gamma + 2*_x13*_x54*gamma*lam - _x13*_x55*_x7 - _x13*_x56 - _x13*_x58*_x7 - _x13*_x63 + _x18*_x49*gamma*gamma_s + _x18*_x49 + 2*_x18*_x54*gamma*gamma_s*lam + 2*_x18*_x54*lam - _x19 - _x28 - _x37 - _x51 - _x52*_x7 - _x52*gamma_s - _x53 - _x59 - _x60*_x7 - _x60*gamma_s - _x62 - _x64), _x65*(-_x1 - _x13*_x49 + _x13*_x66 + _x13*_x67 + _x13*_x68 - _x43 + _x46 - _x49 + _x50 + _x51*gamma_s - _x51 - _x53 + _x57*_x7 + _x57*gamma_s - _x57 + _x59*gamma_s - _x59 + _x61 - _x62 + _x64 + _x66 + _x67 + _x68 + _x69*_x7 + _x69*gamma_s - _x69))))
+    _x0 = numpy.cos(theta)**2
+    _x1 = sigma_s**2
+    _x2 = gamma_s - 1
+    _x3 = -_x1*gamma_s/_x2 + gamma_s
+    _x4 = (depth - 1)/depth
+    _x5 = _x3**_x4
+    _x6 = 2*lam
+    _x7 = _x0*_x5*gamma_s**2*(_x5 + _x6)/(_x3*(_x5 + lam)**2)
+    _x8 = sigma**2
+    _x9 = gamma - 1
+    _x10 = -_x8*gamma/_x9 - gamma
+    _x11 = numpy.less(gamma, 1)
+    _x12 = numpy.less(gamma_s, 1)
+    _x13 = _x8/_x9 - 1
+    _x14 = _x1/_x2 + 1
+    _x15 = _x14**_x4
+    _x16 = _x0*_x15*(_x15 + _x6)/(_x14*(_x15 + lam)**2)
+    return numpy.where(numpy.logical_and(_x11, _x12), _x10 + _x7, numpy.where(_x12, _x13 + _x7, numpy.where(_x11, _x10 + _x16, _x13 + _x16)))
 
 
 def transfer_finetune_paper_finite(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
-    _x0 = sigma_s**2
-    _x1 = numpy.cos(theta)
-    _x2 = 2*_x1
-    _x3 = gamma_s - 1
-    _x4 = (gamma - 1)/_x3
+    _x0 = gamma - 1
+    _x1 = -_x0
+    _x2 = 2*numpy.cos(theta)
+    _x3 = sigma_s**2
+    _x4 = gamma_s - 1
     _x5 = numpy.less(gamma, 1)
-    return numpy.where(numpy.logical_and(_x5, numpy.less(gamma_s, 1)), -_x4*gamma_s*(_x0 + _x2*gamma_s - _x2 - gamma_s + 1), numpy.where(_x5, -_x4*(-_x0 + 2*_x1*gamma_s - _x2 - _x3), 0))
+    return numpy.where(numpy.logical_and(_x5, numpy.less(gamma_s, 1)), -_x0 - _x1*(-_x2*gamma_s - _x3*gamma_s/_x4 + gamma_s + 1), numpy.where(_x5, -_x0 - _x1*(-_x2 + _x3/_x4 + 2), 0))
 
 
 def transfer_finetune_exact_finite_L2(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
-    _x0 = sigma_s**2
-    _x1 = gamma - 1
+    _x0 = gamma - 1
+    _x1 = -_x0
     _x2 = _x1**2
-    _x3 = gamma_s - 1
-    _x4 = -1/_x3
-    _x5 = _x0*_x4
-    _x6 = 4*gamma
-    _x7 = gamma*gamma_s
-    _x8 = _x6*sigma**2
-    _x9 = (1/2)*gamma
-    _x10 = 1/2 - _x9
-    _x11 = _x10 + (1/2)*numpy.sqrt(_x2 + _x6/(_x5*gamma_s + gamma_s) + _x8/(_x0*_x4*gamma_s - _x5*_x7 - _x7 + gamma_s))
-    _x12 = numpy.cos(theta)
-    _x13 = numpy.sqrt(_x11)
-    _x14 = 2*_x12
-    _x15 = _x3**(-1.0)
-    _x16 = _x1*_x15
-    _x17 = numpy.less(gamma, 1)
-    _x18 = _x0*_x15
-    _x19 = (1/2)*numpy.sqrt(_x2 + _x6/(_x18 + 1) + _x8/(_x0*_x15 - _x1 - _x18*gamma))
-    _x20 = _x10 + _x19
-    _x21 = _x14*numpy.sqrt(_x20)
-    return numpy.where(numpy.logical_and(_x17, numpy.less(gamma_s, 1)), _x16*gamma_s*(-_x0*_x11 + _x11*gamma_s - _x11 + 2*_x12*_x13 - _x13*_x14*gamma_s), numpy.where(_x17, _x16*(_x0*_x20 - _x19 + _x20*gamma_s - _x21*gamma_s + _x21 + _x9 - 1/2), 0))
+    _x3 = sigma_s**2
+    _x4 = gamma_s - 1
+    _x5 = -_x3*gamma_s/_x4 + gamma_s
+    _x6 = 4*gamma + 4*gamma*sigma**2/_x1
+    _x7 = 1/2 - 1/2*gamma
+    _x8 = _x7 + (1/2)*numpy.sqrt(_x2 + _x6/_x5)
+    _x9 = 2*numpy.cos(theta)
+    _x10 = numpy.less(gamma, 1)
+    _x11 = _x3/_x4 + 1
+    _x12 = _x7 + (1/2)*numpy.sqrt(_x2 + _x6/_x11)
+    return numpy.where(numpy.logical_and(_x10, numpy.less(gamma_s, 1)), -_x0 - _x1*(_x5*_x8 - numpy.sqrt(_x8)*_x9*gamma_s + 1), numpy.where(_x10, -_x0 - _x1*(_x11*_x12 - numpy.sqrt(_x12)*_x9 + 1), 0))
 
 
 def transfer_finetune_exact_finite_L3(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
-    _x0 = numpy.cos(theta)
-    _x1 = sigma_s**2
-    _x2 = gamma - 1
-    _x3 = -_x2
-    _x4 = (1/27)*_x3**3
-    _x5 = gamma_s - 1
-    _x6 = -1/_x5
-    _x7 = _x1*_x6
-    _x8 = gamma/(_x7*gamma_s + gamma_s)
-    _x9 = gamma*gamma_s
-    _x10 = gamma*sigma**2
-    _x11 = _x10/(_x1*_x6*gamma_s - _x7*_x9 - _x9 + gamma_s)
-    _x12 = _x11 + _x8
-    _x13 = ((1/2)*_x11 + _x4 + (1/2)*_x8 + numpy.sqrt((1/4)*_x12**2 + _x12*_x4))**(1/3)
-    _x14 = (1/9)*_x3**2
-    _x15 = (1/3)*gamma
-    _x16 = 1/3 - _x15
-    _x17 = _x13 + _x16 + _x14/_x13
-    _x18 = 2*_x0
-    _x19 = _x18*gamma_s
-    _x20 = _x5**(-1.0)
-    _x21 = _x2*_x20
-    _x22 = numpy.less(gamma, 1)
-    _x23 = _x1*_x20
-    _x24 = gamma/(_x23 + 1)
-    _x25 = _x10/(_x1*_x20 - _x2 - _x23*gamma)
-    _x26 = _x24 + _x25
-    _x27 = ((1/2)*_x24 + (1/2)*_x25 + _x4 + numpy.sqrt((1/4)*_x26**2 + _x26*_x4))**(1/3)
-    _x28 = _x14/_x27
-    _x29 = _x16 + _x27 + _x28
-    return numpy.where(numpy.logical_and(_x22, numpy.less(gamma_s, 1)), _x17*_x21*gamma_s*(2*_x0 - _x1*_x17 + _x17*gamma_s - _x17 - _x19), numpy.where(_x22, _x21*_x29*(_x1*_x29 + _x15 + _x18 - _x19 - _x27 - _x28 + _x29*gamma_s - 1/3), 0))
+    _x0 = gamma - 1
+    _x1 = -_x0
+    _x2 = (1/27)*_x1**3
+    _x3 = sigma_s**2
+    _x4 = gamma_s - 1
+    _x5 = -_x3*gamma_s/_x4 + gamma_s
+    _x6 = _x5**(-1.0)
+    _x7 = gamma + gamma*sigma**2/_x1
+    _x8 = (1/2)*_x7
+    _x9 = (1/4)*_x7**2
+    _x10 = _x2*_x7
+    _x11 = (_x2 + _x6*_x8 + numpy.sqrt(_x10*_x6 + _x9/_x5**2))**(1/3)
+    _x12 = (1/9)*_x1**2
+    _x13 = 1/3 - 1/3*gamma
+    _x14 = _x11 + _x13 + _x12/_x11
+    _x15 = 2*numpy.cos(theta)
+    _x16 = numpy.less(gamma, 1)
+    _x17 = _x3/_x4 + 1
+    _x18 = _x17**(-1.0)
+    _x19 = (_x18*_x8 + _x2 + numpy.sqrt(_x10*_x18 + _x9/_x17**2))**(1/3)
+    _x20 = _x12/_x19 + _x13 + _x19
+    return numpy.where(numpy.logical_and(_x16, numpy.less(gamma_s, 1)), -_x0 - _x1*(_x14**2*_x5 - _x14*_x15*gamma_s + 1), numpy.where(_x16, -_x0 - _x1*(-_x15*_x20 + _x17*_x20**2 + 1), 0))
 
 
 def transfer_finetune_exact_finite_Ln(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
     _x0 = gamma - 1
     _x1 = -_x0
-    _x2 = sigma_s**2
-    _x3 = gamma_s - 1
-    _x4 = -1/_x3
-    _x5 = _x2*_x4
-    _x6 = gamma*gamma_s
-    _x7 = gamma*sigma**2
-    _x8 = _positive_root(depth, _x1, _x7/(_x2*_x4*gamma_s - _x5*_x6 - _x6 + gamma_s) + gamma/(_x5*gamma_s + gamma_s))
+    _x2 = gamma + gamma*sigma**2/_x1
+    _x3 = sigma_s**2
+    _x4 = gamma_s - 1
+    _x5 = -_x3*gamma_s/_x4 + gamma_s
+    _x6 = _positive_root(depth, _x1, _x2/_x5)
+    _x7 = (1/2)*depth - 1/2
+    _x8 = 2*numpy.cos(theta)
     _x9 = depth - 1
-    _x10 = _x8**_x9
-    _x11 = numpy.cos(theta)
-    _x12 = (1/2)*depth - 1/2
-    _x13 = _x8**_x12
-    _x14 = 2*_x11
-    _x15 = _x3**(-1.0)
-    _x16 = _x0*_x15
-    _x17 = numpy.less(gamma, 1)
-    _x18 = _x15*_x2
-    _x19 = _positive_root(depth, _x1, _x7/(-_x0 + _x15*_x2 - _x18*gamma) + gamma/(_x18 + 1))
-    _x20 = _x19**_x9
-    _x21 = _x14*_x19**_x12
-    return numpy.where(numpy.logical_and(_x17, numpy.less(gamma_s, 1)), _x16*gamma_s*(-_x10*_x2 + _x10*gamma_s - _x10 + 2*_x11*_x13 - _x13*_x14*gamma_s), numpy.where(_x17, _x16*(_x2*_x20 + _x20*gamma_s - _x20 - _x21*gamma_s + _x21), 0))
+    _x10 = numpy.less(gamma, 1)
+    _x11 = _x3/_x4 + 1
+    _x12 = _positive_root(depth, _x1, _x2/_x11)
+    return numpy.where(numpy.logical_and(_x10, numpy.less(gamma_s, 1)), -_x0 - _x1*(_x5*_x6**_x9 - _x6**_x7*_x8*gamma_s + 1), numpy.where(_x10, -_x0 - _x1*(_x11*_x12**_x9 - _x12**_x7*_x8 + 1), 0))
 
 
 def boundary_linear_population(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):

@@ -52,6 +52,11 @@ class _NumpyKernelPrinter(_NamedSymbols, NumPyPrinter):
 
 
 class _MpmathKernelPrinter(_NamedSymbols, MpmathPrinter):
+    def _print_Symbol(self, expr):
+        # depth arrives as a Python int: make (depth - 1)/depth an mpmath division
+        name = super()._print_Symbol(expr)
+        return "mpmath.mpf(depth)" if name == "depth" else name
+
     def _print_PositiveRoot(self, expr):
         return "_positive_root_mpmath(%s)" % ", ".join(self._print(arg) for arg in expr.args)
 

@@ -67,9 +67,26 @@ class _Mpmath:
     def call(self, name: str, params: dict[str, Any], shape: tuple) -> Array:
         kernel = np.frompyfunc(getattr(self.module, name), len(ARGS), 1)
         out = kernel(*(params.get(arg, 0) for arg in ARGS))
-        return np.array(np.broadcast_to(np.asarray(out, dtype=object), shape), dtype=object)
+        out = np.array(np.broadcast_to(np.asarray(out, dtype=object), shape), dtype=object)
+        return self.real(out)
+
+    def real(self, values: Array) -> Array:
+        """mpf entries; a complex value (acos or sqrt beyond its real domain, as a phase
+        boundary that does not exist) becomes NaN, as it is in float64."""
+        mp = self.mpmath
+        out = np.empty(values.shape, dtype=object)
+        for index, v in np.ndenumerate(values):
+            if isinstance(v, mp.mpc):
+                v = v.real if v.imag == 0 else mp.nan
+            out[index] = mp.mpf(v)
+        return out
+
+    def lift(self, values: Array) -> Array:
+        """float64 (or integer) array -> object array of exact mpf copies."""
+        return self.real(np.asarray(values, dtype=object))
 
     def finish(self, out: Array):
+        out = self.real(out)
         return out.item() if out.ndim == 0 else out
 
 
@@ -184,7 +201,7 @@ def _continuous_limit(spec: _Spec, params: dict[str, Any], key: str, backend) ->
         return np.array([+v for v in values.flat], dtype=object).reshape(values.shape)
     with _precision_context(40):
         exact = _Mpmath(40)
-        lifted = {k: (_fill(exact, v.shape, 0) + v if isinstance(v, np.ndarray) else v)
+        lifted = {k: (exact.lift(v) if isinstance(v, np.ndarray) else v)
                   for k, v in params.items()}
         values = _continuous_limit(spec, lifted, key, exact)
         return np.array([float(v) for v in values.flat]).reshape(values.shape)
@@ -270,6 +287,12 @@ def _prepare(method: str, *, gamma, theta, sigma, lam, depth, gamma_s, sigma_s, 
         finite_size = d is not None
         if finite_size:
             params["d"] = _finite_size_parameters(method, params, d, gamma_s)
+    arrays = {k: v for k, v in params.items() if isinstance(v, np.ndarray)}
+    try:
+        np.broadcast_shapes(*(v.shape for v in arrays.values()))
+    except ValueError:
+        shapes = ", ".join(f"{k} {v.shape}" for k, v in arrays.items() if v.ndim)
+        raise ValueError(f"parameter arrays do not broadcast together: {shapes}") from None
     source = "population" if gamma_s is None else "finite"
     spec = _Spec("risk", method, form, source, params.pop("depth"), finite_size)
     params["depth"] = spec.depth

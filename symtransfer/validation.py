@@ -33,6 +33,8 @@ def integer(name: str, value: Any, *, minimum: int) -> int:
 
 def _as_array(name: str, value: Any, precision: int | None) -> np.ndarray:
     """float64 array, or (with a precision) an object array of mpmath numbers."""
+    if value is None:
+        raise TypeError(f"{name} must be a real number or array of them, got None")
     if isinstance(value, (str, bytes)) and precision is None:
         raise TypeError(f"{name} must be a real number or array of them, got {value!r}")
     if isinstance(value, bool) or (isinstance(value, np.ndarray) and value.dtype == bool):

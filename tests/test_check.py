@@ -17,9 +17,6 @@ def test_paper_ridge_formula_equals_linear_symbolically():
     assert "equal" in str(result)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: check() documents 'lambda' as a usable name in "
-                   "strings (symbols.NAMES maps it), but sympify tokenizes the Python keyword "
-                   "first: ValueError 'could not be parsed ... invalid syntax'")
 def test_ridge_with_lambda_spelling():
     assert st.check("1 - cos(theta)**2*(1 + 2*lambda)/(1 + lambda)**2", "linear")
 

@@ -451,10 +451,6 @@ def test_linear_transferability_gamma_one_noiseless_finite_source_ridgeless(src)
     _linear_t_gamma_one(0.0, src)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: transferability('linear', lam>0) with a finite "
-                   "source at gamma=1, sigma=0 returns ~1e32: _continuous_limit lifts the other "
-                   "parameters to an object array of *floats*, not mpf, so the 0/0 of the "
-                   "factored kernel is evaluated in float64")
 @pytest.mark.parametrize("depth", [2, 3])
 @pytest.mark.parametrize("src", [dict(gamma_s=0.5), dict(gamma_s=1.5, sigma_s=0.2)])
 def test_linear_transferability_gamma_one_noiseless_finite_source_ridge(depth, src):
@@ -501,9 +497,6 @@ def test_gamma_s_one_noiseless_equals_population_risk(gamma):
             assert tfin == pytest.approx(tpop, rel=1e-9, abs=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: transferability('linear', gamma_s=1, sigma_s=0) "
-                   "returns ~1e32 (float path of the gamma_s -> 1 limit evaluates the 0/0 of the "
-                   "factored kernel with float parameters)")
 @pytest.mark.parametrize("gamma,sigma,lam", [(0.3, 0.3, 0.0), (0.7, 0.0, 0.3), (1.6, 0.3, 0.3)])
 def test_gamma_s_one_noiseless_linear_transferability(gamma, sigma, lam):
     pop = scratch_ref(gamma, sigma) - linear_ref(0.7, lam)
@@ -512,9 +505,6 @@ def test_gamma_s_one_noiseless_linear_transferability(gamma, sigma, lam):
     assert got == pytest.approx(pop, abs=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: at gamma=1 and gamma_s=1 (sigma=sigma_s=0) the "
-                   "nested continuous limits give a wrong linear transferability, also with "
-                   "precision=30 (-0.4217 instead of -sin^2(0.7) = -0.4150)")
 def test_double_singular_point_linear_transferability():
     # T = R_scratch(gamma) - R_linear(gamma_s) separates: -> 0 - sin^2 theta
     expected = -math.sin(0.7) ** 2
@@ -525,9 +515,6 @@ def test_double_singular_point_linear_transferability():
     assert float(got_mp) == pytest.approx(expected, abs=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: phase_boundary('linear') at gamma=1, sigma=0 raises "
-                   "TypeError (float() of an mpc) where T < 0 for every theta; the mpmath path "
-                   "returns a complex number instead of NaN")
 @pytest.mark.parametrize("kw", [dict(lam=0.3), dict(gamma_s=0.5), dict(gamma_s=1.5, sigma_s=0.2)])
 def test_linear_boundary_at_gamma_one_noiseless(kw):
     # at gamma = 1, sigma = 0 the scratch risk is 0 while linear risk >= 1 - S > 0 (lam > 0) or
@@ -540,8 +527,6 @@ def test_linear_boundary_at_gamma_one_noiseless(kw):
     assert mp != mp  # NaN, not a complex number
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: phase_boundary(..., gamma_s=1, sigma_s=0) raises "
-                   "TypeError (float() of an mpc) wherever the population boundary is NaN")
 @pytest.mark.parametrize("method,kw", [("linear", dict(gamma=1 - 1e-9, sigma=0.5)),
                                        ("linear", dict(gamma=1 - 1e-9, lam=0.3)),
                                        ("linear", dict(gamma=1.5, lam=0.3)),
@@ -591,10 +576,7 @@ def test_no_runtime_warnings(depth, src, sigma):
                 t = st.transferability(method, theta=WARN_THETA, **kw)
                 assert not np.isnan(r).any() and not np.isnan(t).any()
                 assert (r >= -1e-12).all()
-                # (boundaries at the noiseless limits gamma = 1 / gamma_s = 1 crash where they
-                # should be NaN: see the xfail tests above)
-                quiet_limit = src.get("sigma_s", 0.4) == 0 or (method == "linear" and sigma == 0)
-                if method != "scratch" and not quiet_limit:
+                if method != "scratch":
                     b = st.phase_boundary(method, **kw)
                     assert ((b[~np.isnan(b)] >= 0) & (b[~np.isnan(b)] <= math.pi / 2)).all()
 

@@ -276,9 +276,6 @@ def test_incompatible_shapes_raise_value_error():
         st.risk("finetune", gamma=np.array([0.5, 0.6]), theta=np.array([1.0, 2.0, 3.0]))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (minor): incompatible array shapes raise numpy's "
-                   "'shape mismatch ... arg 0 ... arg 1' ValueError, which names no parameter "
-                   "(README: bad input raises an error naming the parameter)")
 def test_incompatible_shapes_name_the_parameters():
     with pytest.raises(ValueError, match=named("theta")):
         st.risk("finetune", gamma=np.array([0.5, 0.6]), theta=np.array([1.0, 2.0, 3.0]))

@@ -156,7 +156,8 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
     streams = instance_streams(seed, instances)
     theta = 0.0 if theta is None else float(theta)
     _, beta_t = teachers(d, theta)
-    X, y = gaussian_data(streams["target_data"], _samples(gamma, d, "gamma"), beta_t, sigma)
+    X, y = target_data(streams, d=d, gamma=gamma, theta=theta, sigma=sigma)
+    beta_source = None
     options = dict(tol=tol, max_steps=max_steps, progress=progress)
     diagnostics: dict[str, dict[str, np.ndarray]] = {}
     if method == "scratch":
@@ -169,6 +170,7 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
         weights, pre = pretrain(streams, d=d, depth=depth, gamma_s=gamma_s, sigma_s=sigma_s,
                                 alpha=alpha, init=init, train_options=options)
         diagnostics["pretrain"] = pre.as_dict()
+        beta_source = weights.end_to_end()
         if method == "linear":
             beta_hat, rank = fit_readout(weights.features(), X, y, lam, rank_tol,
                                          streams["readout"])
@@ -180,4 +182,12 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
             diagnostics["finetune"] = stats.as_dict()
             beta_hat, converged = net.end_to_end(), pre.converged & stats.converged
     errors = np.einsum("kd,kd->k", beta_hat - beta_t, beta_hat - beta_t)
-    return SimulationResult(method, params, errors, converged, diagnostics)
+    return SimulationResult(method, params, errors, converged, diagnostics, beta_hat,
+                            beta_source)
+
+
+def target_data(streams, *, d: int, gamma: float, theta: float,
+                sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """The target samples (X, y) of every instance: ``y = X beta_t + sigma eps``."""
+    _, beta_t = teachers(d, theta)
+    return gaussian_data(streams["target_data"], _samples(gamma, d, "gamma"), beta_t, sigma)

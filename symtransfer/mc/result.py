@@ -19,6 +19,9 @@ class SimulationResult:
     phase of instance k hit its step limit or diverged. ``mean`` and ``sem`` refuse to summarize
     (ConvergenceError) unless every instance converged; ``diagnostics`` maps each phase
     ('pretrain', 'train', 'finetune', 'readout') to per-instance arrays (steps, error, loss, ...).
+    ``beta_hat`` (K, d) holds the trained end-to-end vectors and ``beta_source`` (K, d) the
+    pretrained ones (None for scratch); the teachers are ``beta_s = e_1`` and
+    ``beta_t = cos(theta) e_1 + sin(theta) e_2``.
     """
 
     method: str
@@ -26,6 +29,8 @@ class SimulationResult:
     errors: np.ndarray
     converged: np.ndarray
     diagnostics: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    beta_hat: np.ndarray | None = field(default=None, repr=False)
+    beta_source: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def instances(self) -> int:
