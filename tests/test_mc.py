@@ -285,3 +285,15 @@ def test_bad_method_and_lam_outside_linear():
         st.simulate("ridge", gamma=0.5, theta=0.5, d=40, instances=1)
     with pytest.raises(ValueError, match="lam"):
         st.simulate("finetune", gamma=0.5, theta=0.5, lam=0.1, d=40, instances=1)
+
+
+def test_endpoint_distances_regenerates_the_same_data(noisy_finetune):
+    from symtransfer.mc.mechanism import endpoint_distances
+
+    kw, r = noisy_finetune
+    gaps = endpoint_distances(r)
+    exact, _ = _paired(r, form="exact", **kw)
+    np.testing.assert_allclose(gaps["exact"], np.linalg.norm(r.beta_hat - exact, axis=1))
+    assert gaps["paper"].min() > 10 * gaps["exact"].max()
+    with pytest.raises(ValueError, match="finetune"):
+        endpoint_distances(sim("scratch", gamma=0.5, theta=0.3, d=40, instances=2, seed=0))

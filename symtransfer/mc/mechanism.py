@@ -44,3 +44,19 @@ def finetune_endpoint(beta_s: np.ndarray, problem: Problem, depth: int,
     q = positive_root(depth, m_sq, np.einsum("kd,kd->k", b, b))
     c = (q / s0_sq) ** ((depth - 1) / 2)
     return b + c[:, None] * perp
+
+
+def endpoint_distances(result) -> dict[str, np.ndarray]:
+    """Per-instance distance |beta_hat - predicted| of a fine-tuning simulation to the endpoint
+    predicted by each form ('exact', 'paper'), on the same (regenerated) target data."""
+    from .pipeline import instance_streams, target_data
+    from .data import sample_problem
+
+    if result.method != "finetune":
+        raise ValueError("endpoint predictions exist for method='finetune' only")
+    p = result.params
+    X, y = target_data(instance_streams(p["seed"], result.instances), d=p["d"],
+                       gamma=p["gamma"], theta=p["theta"] or 0.0, sigma=p["sigma"])
+    problem = sample_problem(X, y)
+    return {form: np.linalg.norm(result.beta_hat - finetune_endpoint(
+        result.beta_source, problem, p["depth"], form), axis=1) for form in ("exact", "paper")}
