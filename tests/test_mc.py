@@ -16,7 +16,7 @@ import pytest
 import symtransfer as st
 from symtransfer.mc import ConvergenceError
 from symtransfer.mc.data import sample_problem
-from symtransfer.mc.mechanism import finetune_endpoint
+from symtransfer.mc.mechanism import endpoint_distances, finetune_endpoint
 from symtransfer.mc.pipeline import instance_streams, target_data
 
 Z = 4.0
@@ -43,11 +43,12 @@ def sim(method, **kw):
 
 # ----------------------------------------------------------------------------------- scratch
 
-@pytest.mark.parametrize("gamma, depth", [(0.5, 2), (1.5, 2), (0.5, 3)])
-def test_scratch_matches_exact_finite_size_expectation(gamma, depth):
+@pytest.mark.parametrize("gamma, depth, sigma", [(0.5, 2, 0.3), (1.5, 2, 0.3), (0.5, 3, 0.3),
+                                                (0.3, 2, 0.0)])
+def test_scratch_matches_exact_finite_size_expectation(gamma, depth, sigma):
     """Gradient flow from small init reaches min-norm / least squares: the Gaussian-design
     expectation (1-n/d) + sigma^2 n/(d-n-1) (or sigma^2 d/(n-d-1)) is exact at this d."""
-    d, sigma = 100, 0.3
+    d = 100
     r = sim("scratch", gamma=gamma, theta=0.7, sigma=sigma, depth=depth, d=d, instances=20,
             seed=1)
     assert r.converged.all()
@@ -65,11 +66,11 @@ def test_scratch_reaches_the_min_norm_interpolator_instance_by_instance():
 
 # ---------------------------------------------------------------------------- linear / ridge
 
-@pytest.mark.parametrize("depth", [2, 3])
-def test_linear_transfer_matches_exact_finite_size_expectation(depth):
+@pytest.mark.parametrize("depth, sigma", [(2, 0.3), (3, 0.3), (2, 0.0)])
+def test_linear_transfer_matches_exact_finite_size_expectation(depth, sigma):
     """Population pretraining gives one feature along beta_s; ridgeless refit is 1-d least
     squares: E R = sin^2 + (sin^2 + sigma^2)/(n-2) exactly."""
-    d, gamma, theta, sigma = 150, 0.4, 1.0, 0.3
+    d, gamma, theta = 150, 0.4, 1.0
     r = sim("linear", gamma=gamma, theta=theta, sigma=sigma, depth=depth, d=d, instances=16,
             seed=3)
     assert (r.diagnostics["readout"]["rank"] == 1).all()
@@ -175,6 +176,17 @@ def test_finetune_with_noise_agrees_with_exact_form_and_rejects_the_paper(noisy_
     diff = r.errors - paper_risk
     assert diff.mean() > Z * diff.std(ddof=1) / math.sqrt(diff.size)
     assert diff.mean() == pytest.approx(theory["exact"] - theory["paper"], abs=0.03)
+
+
+def test_finetune_with_noise_depth_two_population():
+    d, gamma, theta, sigma = 200, 0.4, 1.0, 0.4
+    n = int(gamma * d)
+    r = sim("finetune", gamma=gamma, theta=theta, sigma=sigma, d=d, instances=16, seed=15)
+    theory = st.risk("finetune", gamma=gamma, theta=theta, sigma=sigma)
+    allowance = sigma ** 2 * abs(n / (d - n - 1) - gamma / (1 - gamma)) + 2 / d
+    assert_agrees(r, theory, allowance)
+    gaps = endpoint_distances(r)
+    assert gaps["exact"].max() < 2e-3
 
 
 def test_finetune_without_noise_population_equals_both_forms():
@@ -288,7 +300,6 @@ def test_bad_method_and_lam_outside_linear():
 
 
 def test_endpoint_distances_regenerates_the_same_data(noisy_finetune):
-    from symtransfer.mc.mechanism import endpoint_distances
 
     kw, r = noisy_finetune
     gaps = endpoint_distances(r)
