@@ -73,10 +73,51 @@ def sample_problem(X: np.ndarray, y: np.ndarray) -> Problem:
                    np.einsum("knr,kn->kr", U, y) / s)
 
 
+def gaussian_design(rngs: list[np.random.Generator], n: int,
+                    d: int) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` (K, n, d) standard Gaussian and unit label noise ``eps`` (K, n), one rng each."""
+    X = np.stack([rng.standard_normal((n, d)) for rng in rngs])
+    eps = np.stack([rng.standard_normal(n) for rng in rngs])
+    return X, eps
+
+
 def gaussian_data(rngs: list[np.random.Generator], n: int, beta: np.ndarray,
                   noise: float) -> tuple[np.ndarray, np.ndarray]:
     """``X`` (K, n, d) standard Gaussian and ``y = X beta + noise * eps``, one rng per instance."""
-    d = beta.shape[0]
-    X = np.stack([rng.standard_normal((n, d)) for rng in rngs])
-    eps = np.stack([rng.standard_normal(n) for rng in rngs])
+    X, eps = gaussian_design(rngs, n, beta.shape[0])
     return X, X @ beta + noise * eps
+
+
+@dataclass
+class Design:
+    """A Gaussian design with its noise draw, decomposed once for any teacher and noise level.
+
+    With ``X = U S V^T``, the minimizer of ``|X beta - (X beta_t + sigma eps)|^2`` in row-space
+    coordinates is ``z* = V^T beta_t + sigma U^T eps / s``: a sweep over theta and sigma reuses
+    the SVD.
+    """
+
+    X: np.ndarray
+    eps: np.ndarray
+    basis: np.ndarray
+    curvature: np.ndarray
+    noise: np.ndarray
+
+    @classmethod
+    def sample(cls, rngs: list[np.random.Generator], n: int, d: int) -> "Design":
+        X, eps = gaussian_design(rngs, n, d)
+        U, s, Vt = np.linalg.svd(X, full_matrices=False)
+        if np.any(s[:, -1] <= s[:, :1].ravel() * 1e-12):
+            raise np.linalg.LinAlgError("design matrix is numerically rank deficient")
+        design = cls(X, eps, np.ascontiguousarray(Vt.transpose(0, 2, 1)), s ** 2 / n,
+                     np.einsum("knr,kn->kr", U, eps) / s)
+        for array in (design.X, design.eps, design.basis, design.curvature, design.noise):
+            array.flags.writeable = False  # shared between simulations through a cache
+        return design
+
+    def labels(self, beta: np.ndarray, sigma: float) -> np.ndarray:
+        return self.X @ beta + sigma * self.eps
+
+    def problem(self, beta: np.ndarray, sigma: float) -> Problem:
+        target = np.einsum("kdr,d->kr", self.basis, beta) + sigma * self.noise
+        return Problem(self.basis, self.curvature, target)

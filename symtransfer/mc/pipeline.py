@@ -18,12 +18,13 @@ instance do not depend on how many instances run beside it.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from .. import validation as V
-from .data import Problem, gaussian_data, population_problem, sample_problem, teachers
+from .data import Design, gaussian_data, population_problem, sample_problem, teachers
 from .gradient_flow import MAX_STEPS, TOL, TrainStats, train
 from .network import Trainable, Weights, small_init
 from .result import SimulationResult
@@ -156,28 +157,30 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
     streams = instance_streams(seed, instances)
     theta = 0.0 if theta is None else float(theta)
     _, beta_t = teachers(d, theta)
-    X, y = target_data(streams, d=d, gamma=gamma, theta=theta, sigma=sigma)
+    design = target_design(seed, instances, d, _samples(gamma, d, "gamma"))
+    problem = design.problem(beta_t, sigma)
     beta_source = None
     options = dict(tol=tol, max_steps=max_steps, progress=progress)
     diagnostics: dict[str, dict[str, np.ndarray]] = {}
     if method == "scratch":
-        net = Trainable(small_init(streams["scratch_init"], d, depth, alpha, init),
-                        sample_problem(X, y))
+        net = Trainable(small_init(streams["scratch_init"], d, depth, alpha, init), problem)
         stats = train(net, label="scratch", **options)
         diagnostics["train"] = stats.as_dict()
         beta_hat, converged = net.end_to_end(), stats.converged
     else:
-        weights, pre = pretrain(streams, d=d, depth=depth, gamma_s=gamma_s, sigma_s=sigma_s,
-                                alpha=alpha, init=init, train_options=options)
+        weights, pre = pretrained(seed, instances, d=d, depth=depth, gamma_s=gamma_s,
+                                  sigma_s=sigma_s, alpha=alpha, init=init, tol=tol,
+                                  max_steps=max_steps)
         diagnostics["pretrain"] = pre.as_dict()
         beta_source = weights.end_to_end()
         if method == "linear":
-            beta_hat, rank = fit_readout(weights.features(), X, y, lam, rank_tol,
+            beta_hat, rank = fit_readout(weights.features(), design.X,
+                                         design.labels(beta_t, sigma), lam, rank_tol,
                                          streams["readout"])
             diagnostics["readout"] = {"rank": rank}
             converged = pre.converged
         else:
-            net = Trainable(weights, sample_problem(X, y))
+            net = Trainable(weights, problem)
             stats = train(net, label="finetune", **options)
             diagnostics["finetune"] = stats.as_dict()
             beta_hat, converged = net.end_to_end(), pre.converged & stats.converged
@@ -186,8 +189,29 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
                             beta_source)
 
 
+@lru_cache(maxsize=8)
+def target_design(seed: int, instances: int, d: int, n: int) -> Design:
+    """The target design and noise of every instance (cached: a sweep over theta, sigma and the
+    methods reuses one SVD per (seed, instances, d, n))."""
+    return Design.sample(instance_streams(seed, instances)["target_data"], n, d)
+
+
+@lru_cache(maxsize=2)
+def pretrained(seed: int, instances: int, *, d: int, depth: int, gamma_s, sigma_s: float,
+               alpha: float, init: str, tol: float, max_steps: int) -> tuple[Weights, TrainStats]:
+    """Pretrained weights (cached: they do not depend on the target, so every grid point of a
+    sweep with the same source and seed shares one pretraining)."""
+    weights, stats = pretrain(instance_streams(seed, instances), d=d, depth=depth,
+                              gamma_s=gamma_s, sigma_s=sigma_s, alpha=alpha, init=init,
+                              train_options=dict(tol=tol, max_steps=max_steps))
+    for array in weights.layers + [weights.last]:
+        array.flags.writeable = False
+    return weights, stats
+
+
 def target_data(streams, *, d: int, gamma: float, theta: float,
                 sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """The target samples (X, y) of every instance: ``y = X beta_t + sigma eps``."""
+    """The target samples (X, y) of every instance: ``y = X beta_t + sigma eps`` (the same
+    draws as :func:`target_design`)."""
     _, beta_t = teachers(d, theta)
     return gaussian_data(streams["target_data"], _samples(gamma, d, "gamma"), beta_t, sigma)
