@@ -170,7 +170,7 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
     else:
         weights, pre = pretrained(seed, instances, d=d, depth=depth, gamma_s=gamma_s,
                                   sigma_s=sigma_s, alpha=alpha, init=init, tol=tol,
-                                  max_steps=max_steps)
+                                  max_steps=max_steps, progress=progress)
         diagnostics["pretrain"] = pre.as_dict()
         beta_source = weights.end_to_end()
         if method == "linear":
@@ -198,12 +198,14 @@ def target_design(seed: int, instances: int, d: int, n: int) -> Design:
 
 @lru_cache(maxsize=2)
 def pretrained(seed: int, instances: int, *, d: int, depth: int, gamma_s, sigma_s: float,
-               alpha: float, init: str, tol: float, max_steps: int) -> tuple[Weights, TrainStats]:
+               alpha: float, init: str, tol: float, max_steps: int,
+               progress: bool | None = None) -> tuple[Weights, TrainStats]:
     """Pretrained weights (cached: they do not depend on the target, so every grid point of a
     sweep with the same source and seed shares one pretraining)."""
     weights, stats = pretrain(instance_streams(seed, instances), d=d, depth=depth,
                               gamma_s=gamma_s, sigma_s=sigma_s, alpha=alpha, init=init,
-                              train_options=dict(tol=tol, max_steps=max_steps))
+                              train_options=dict(tol=tol, max_steps=max_steps,
+                                                 progress=progress))
     for array in weights.layers + [weights.last]:
         array.flags.writeable = False
     return weights, stats

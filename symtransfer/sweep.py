@@ -1,0 +1,335 @@
+"""Monte-Carlo sweeps over parameter grids: parallel, resumable, saved atomically.
+
+``run_sweep("finetune", {"gamma": [...], "theta": [...]}, sigma=0.2, d=200, instances=20,
+path="ft.npz")`` runs :func:`symtransfer.simulate` at every grid point, in local worker
+processes (default) or on a dask.distributed cluster (``client=`` a ``Client`` or a scheduler
+address). Every completed point is written to ``path`` at once, atomically (a temporary file
+renamed over the old one), so an interrupted sweep resumes where it stopped; a finished
+sweep reloads with identical arrays.
+
+Sharing across grid points is by construction, not by approximation: every point uses the
+same ``seed``, so all points draw the same initializations and the same target designs
+(common random numbers: differences between points are less noisy); pretraining, which does
+not depend on the target, and the SVD of a target design, which does not depend on theta or
+sigma, are computed once per worker process and reused (``symtransfer.mc.pipeline`` caches).
+Each point's numbers depend only on its parameters and the seed, never on the order or the
+worker that computed it.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import platform
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from . import validation as V
+
+FORMAT = "symtransfer-sweep-1"
+AXES = ("gamma", "theta", "sigma", "lam", "depth", "gamma_s", "sigma_s")
+SETTINGS = dict(gamma=None, theta=None, sigma=0.0, lam=0.0, depth=2, gamma_s=None, sigma_s=0.0, d=200, instances=20,
+                seed=0, alpha=1e-5, init="random", tol=1e-6, max_steps=100_000,
+                rank_tol=1e-3)
+
+
+@dataclass
+class Sweep:
+    """Per-instance results of one method over a grid.
+
+    ``grid`` maps each swept parameter (in order) to its values; ``settings`` holds every other
+    :func:`symtransfer.simulate` argument. ``errors``, ``converged`` and ``steps`` have shape
+    ``grid shape + (instances,)``; ``done`` has the grid shape. ``meta`` records the format,
+    package versions and times.
+    """
+
+    method: str
+    grid: dict[str, np.ndarray]
+    settings: dict[str, Any]
+    errors: np.ndarray
+    converged: np.ndarray
+    steps: np.ndarray
+    done: np.ndarray
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.done.shape
+
+    def points(self) -> Iterable[tuple[tuple[int, ...], dict[str, Any]]]:
+        """(index, parameters) of every grid point."""
+        names = list(self.grid)
+        for index in itertools.product(*(range(len(v)) for v in self.grid.values())):
+            yield index, {k: _scalar(self.grid[k][i]) for k, i in zip(names, index)}
+
+    def mean(self) -> np.ndarray:
+        """Mean error per grid point; NaN where not done or where an instance did not
+        converge (never an average over unconverged training)."""
+        ok = self.done & self.converged.all(axis=-1)
+        return np.where(ok, self.errors.mean(axis=-1), np.nan)
+
+    def sem(self) -> np.ndarray:
+        """Standard error of the mean per grid point (NaN like :meth:`mean`)."""
+        ok = self.done & self.converged.all(axis=-1)
+        k = self.errors.shape[-1]
+        sem = self.errors.std(axis=-1, ddof=1) / np.sqrt(k) if k > 1 else np.full(self.shape,
+                                                                                np.nan)
+        return np.where(ok, sem, np.nan)
+
+    def theory(self, quantity: str = "risk", form: str = "exact") -> np.ndarray:
+        """The theory on the same grid: ``symtransfer.risk`` or ``transferability``."""
+        from . import theory
+
+        fn = {"risk": theory.risk, "transferability": theory.transferability}[quantity]
+        out = np.empty(self.shape)
+        for index, params in self.points():
+            kw = {**{k: v for k, v in self.settings.items() if k in AXES}, **params}
+            out[index] = fn(self.method, form=form, **kw)
+        return out
+
+    # ------------------------------------------------------------------------------ files
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write atomically: a temporary file in the same folder, renamed over ``path``."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        header = dict(self.meta, format=FORMAT, method=self.method, settings=self.settings,
+                      axes=list(self.grid))
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, header=np.array(json.dumps(header)), errors=self.errors,
+                         converged=self.converged, steps=self.steps, done=self.done,
+                         **{f"grid_{k}": v for k, v in self.grid.items()})
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Sweep":
+        with np.load(path, allow_pickle=False) as data:
+            header = json.loads(str(data["header"]))
+            if header.get("format") != FORMAT:
+                raise ValueError(f"{path} is not a symtransfer sweep file ({FORMAT})")
+            grid = {k: data[f"grid_{k}"] for k in header["axes"]}
+            arrays = {k: data[k] for k in ("errors", "converged", "steps", "done")}
+        meta = {k: v for k, v in header.items() if k not in ("method", "settings", "axes")}
+        return cls(header["method"], grid, header["settings"], meta=meta, **arrays)
+
+
+def _scalar(value):
+    value = value.item() if hasattr(value, "item") else value
+    return None if isinstance(value, float) and np.isnan(value) else value
+
+
+def _versions() -> dict[str, str]:
+    import mpmath
+    import scipy
+
+    from . import __version__
+
+    return {"symtransfer": __version__, "numpy": np.__version__, "scipy": scipy.__version__,
+            "mpmath": mpmath.__version__, "python": platform.python_version()}
+
+
+def _grid(grid: dict[str, Iterable]) -> dict[str, np.ndarray]:
+    if not isinstance(grid, dict) or not grid:
+        raise TypeError("grid must be a non-empty dict mapping parameter names to values")
+    out = {}
+    for name, values in grid.items():
+        if name not in AXES:
+            raise ValueError(f"grid parameter {name!r} is not one of {AXES}")
+        arr = np.asarray([np.nan if v is None else v for v in np.atleast_1d(values)],
+                         dtype=int if name == "depth" else float)
+        if arr.ndim != 1 or arr.size == 0:
+            raise ValueError(f"grid values for {name!r} must be a non-empty 1-d sequence")
+        out[name] = arr
+    return out
+
+
+def _new(method: str, grid: dict[str, np.ndarray], settings: dict[str, Any]) -> Sweep:
+    shape = tuple(len(v) for v in grid.values())
+    k = settings["instances"]
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return Sweep(method, grid, settings, np.full(shape + (k,), np.nan),
+                 np.zeros(shape + (k,), dtype=bool), np.zeros(shape + (k,), dtype=np.int64),
+                 np.zeros(shape, dtype=bool), {"created": now, "versions": _versions()})
+
+
+def _same_definition(a: Sweep, b: Sweep) -> bool:
+    return (a.method == b.method and list(a.grid) == list(b.grid)
+            and all(np.array_equal(a.grid[k], b.grid[k], equal_nan=True) for k in a.grid)
+            and json.loads(json.dumps(a.settings)) == json.loads(json.dumps(b.settings)))
+
+
+def run_point(method: str, settings: dict[str, Any], params: dict[str, Any]):
+    """Simulate one grid point; returns (errors, converged, total steps) per instance.
+
+    Runs in worker processes: the simulate caches of that process are reused between points.
+    """
+    from .mc import simulate
+
+    result = simulate(method, progress=False, **{**settings, **params})
+    steps = np.zeros(result.instances, dtype=np.int64)
+    for phase in result.diagnostics.values():
+        if "steps" in phase:
+            steps += phase["steps"]
+    return result.errors, result.converged, steps
+
+
+def run_sweep(method: str, grid: dict[str, Iterable], *, path: str | os.PathLike | None = None,
+              workers: int | None = None, client: Any = None, progress: bool | None = None,
+              **settings: Any) -> Sweep:
+    """Simulate ``method`` at every point of ``grid`` (a dict of parameter -> values).
+
+    settings : any other :func:`symtransfer.simulate` argument (gamma or theta when not swept,
+        sigma, lam, depth, gamma_s, sigma_s, d, instances, seed, alpha, init, tol,
+        max_steps, rank_tol).
+    path : the sweep file (.npz). If it exists with the same definition, finished points are
+        kept and only the rest are computed; a file with another definition is an error.
+    workers : local worker processes (default: the number of cores, at most one per point to
+        do); 0 or 1 runs in this process. Each worker uses one BLAS thread.
+    client : a ``dask.distributed.Client`` or a scheduler address; then the points run on
+        that cluster instead of local processes.
+    progress : a tqdm bar over grid points (None: shown when the sweep lasts over 2 s).
+    """
+    V.choice("method", method, V.METHODS)
+    unknown = set(settings) - set(SETTINGS)
+    if unknown:
+        raise TypeError(f"unknown setting(s) {sorted(unknown)}; use {sorted(SETTINGS)}")
+    grid = _grid(grid)
+    clash = set(grid) & set(settings)
+    if clash:
+        raise ValueError(f"{sorted(clash)} given both as grid axes and as settings")
+    settings = {**SETTINGS, **settings}
+    for name in grid:
+        settings.pop(name, None)
+    sweep = _new(method, grid, settings)
+    if path is not None and Path(path).exists():
+        old = Sweep.load(path)
+        if not _same_definition(old, sweep):
+            raise ValueError(f"{path} holds a sweep with another definition; use a new path")
+        sweep = old
+    todo = [(index, params) for index, params in sweep.points() if not sweep.done[index]]
+    if todo:
+        _validate_points(method, settings, todo)
+    for index, (errors, converged, steps) in _execute(method, settings, todo, workers, client,
+                                                      progress):
+        sweep.errors[index], sweep.converged[index], sweep.steps[index] = errors, converged, steps
+        sweep.done[index] = True
+        sweep.meta["updated"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        if path is not None:
+            sweep.save(path)
+    return sweep
+
+
+def _validate_points(method: str, settings: dict[str, Any], todo: list) -> None:
+    """Check every point's parameters before any work starts (errors name the parameter)."""
+    from .mc.pipeline import _validate
+
+    for _, params in todo:
+        kw = {**settings, **params}
+        if kw["gamma"] is None:
+            raise ValueError("gamma must be given, as a grid axis or a setting")
+        _validate(method, kw)
+
+
+def _execute(method, settings, todo, workers, client, progress):
+    """Yield (index, result) as points finish, from the chosen executor."""
+    if not todo:
+        return
+    bar = _bar(progress, len(todo))
+    try:
+        if client is not None:
+            yield from _on_dask(method, settings, todo, client, bar)
+            return
+        workers = min(os.cpu_count() or 1, len(todo)) if workers is None else workers
+        if workers <= 1:
+            for index, params in todo:
+                yield index, run_point(method, settings, params)
+                _tick(bar)
+            return
+        yield from _on_processes(method, settings, todo, workers, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _on_processes(method, settings, todo, workers, bar):
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    # one BLAS thread per worker: several multi-threaded BLAS processes on the same cores
+    # oversubscribe them and run several times slower
+    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+    os.environ.update({k: "1" for k in _THREAD_VARS})
+    try:
+        pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    with pool:
+        futures = {pool.submit(run_point, method, settings, params): index
+                   for index, params in todo}
+        try:
+            for future in cf.as_completed(futures):
+                yield futures[future], future.result()
+                _tick(bar)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _on_dask(method, settings, todo, client, bar):
+    from distributed import Client, as_completed
+
+    own = isinstance(client, str)
+    client = Client(client) if own else client
+    try:
+        futures = {client.submit(run_point, method, settings, params, pure=False): index
+                   for index, params in todo}
+        for future in as_completed(list(futures)):
+            yield futures[future], future.result()
+            _tick(bar)
+    finally:
+        if own:
+            client.close()
+
+
+def _bar(progress: bool | None, total: int):
+    if progress is False:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="sweep", unit="point", delay=0 if progress else 2.0,
+                leave=False)
+
+
+def _tick(bar) -> None:
+    if bar is not None:
+        bar.update(1)
+
+
+def transferability(scratch: Sweep, method: Sweep) -> tuple[np.ndarray, np.ndarray]:
+    """Monte-Carlo T = R_scratch - R_method and its standard error, from two sweeps on the
+    same grid (the errors of two independent means add in quadrature)."""
+    if list(scratch.grid) != list(method.grid) or not all(
+            np.array_equal(scratch.grid[k], method.grid[k], equal_nan=True) for k in scratch.grid):
+        raise ValueError("the two sweeps must share their grid")
+    if scratch.method != "scratch":
+        raise ValueError(f"the first sweep must be of 'scratch', got {scratch.method!r}")
+    return scratch.mean() - method.mean(), np.hypot(scratch.sem(), method.sem())
