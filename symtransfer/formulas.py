@@ -136,8 +136,14 @@ def linear(source: str) -> sp.Expr:
     coefficient on it shrinks by ``a^2/(a^2 + lam)``.
     """
     norm2, overlap = source_statistics(source)
+    return 1 - overlap ** 2 / norm2 * ridge_shrinkage(norm2)
+
+
+def ridge_shrinkage(norm2: sp.Expr) -> sp.Expr:
+    """S = a^2 (a^2 + 2 lam)/(a^2 + lam)^2 with a^2 = N_s^((L-1)/L): the part of rho^2 that the
+    ridge readout recovers (1 at lam = 0)."""
     a2 = norm2 ** ((depth - 1) / depth)
-    return 1 - overlap ** 2 / norm2 * a2 * (a2 + 2 * lam) / (a2 + lam) ** 2
+    return a2 * (a2 + 2 * lam) / (a2 + lam) ** 2
 
 
 def linear_finite() -> sp.Expr:
@@ -157,6 +163,15 @@ def finetune_scale(source: str, L) -> sp.Expr:
     return PositiveRoot(L, 1 - gamma, b)
 
 
+def null_space_scale(form: str, source: str, L=depth) -> sp.Expr:
+    """c: fine-tuning multiplies the null-space part of beta_hat_s by c (paper's form: 1)."""
+    if form == "paper":
+        return sp.Integer(1)
+    if form == "exact":
+        return finetune_scale(source, L) ** ((L - 1) / sp.Integer(2))
+    raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+
+
 def finetune(form: str, source: str, L=depth) -> sp.Expr:
     """Risk of fine-tuning all layers from the pretrained weights.
 
@@ -165,12 +180,7 @@ def finetune(form: str, source: str, L=depth) -> sp.Expr:
     For gamma > 1 the target data pin beta_hat to least squares: the scratch risk.
     """
     norm2, overlap = source_statistics(source)
-    if form == "paper":
-        c = sp.Integer(1)
-    elif form == "exact":
-        c = finetune_scale(source, L) ** ((L - 1) / sp.Integer(2))
-    else:
-        raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+    c = null_space_scale(form, source, L)
     below = (1 - gamma) * (c ** 2 * norm2 - 2 * c * overlap + 1) + _noise_min_norm(gamma, sigma)
     return sp.Piecewise((below, gamma < 1), (_noise_least_squares(gamma, sigma), True))
 
@@ -215,16 +225,10 @@ def phase_boundary(method: str, *, form: str = "exact", source: str = "populatio
     norm2, _ = source_statistics(source)
     k = _overlap_per_cos(source)
     if method == "linear":
-        a2 = norm2 ** ((depth - 1) / depth)
-        shrink = a2 * (a2 + 2 * lam) / (a2 + lam) ** 2
-        return sp.acos(sp.sqrt(sp.piecewise_fold((1 - scratch()) * norm2 / (k ** 2 * shrink))))
+        return sp.acos(sp.sqrt(sp.piecewise_fold(
+            (1 - scratch()) * norm2 / (k ** 2 * ridge_shrinkage(norm2)))))
     if method == "finetune":
-        if form == "paper":
-            c = sp.Integer(1)
-        elif form == "exact":
-            c = finetune_scale(source, L) ** ((L - 1) / sp.Integer(2))
-        else:
-            raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+        c = null_space_scale(form, source, L)
         return sp.Piecewise((sp.acos(sp.piecewise_fold(c * norm2 / (2 * k))), gamma < 1),
                             (sp.nan, True))
     raise ValueError(f"phase boundaries exist for 'linear' and 'finetune', got {method!r}")
