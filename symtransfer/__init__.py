@@ -15,11 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 from .mc import ConvergenceError, SimulationResult, simulate
-from .theory import phase_boundary, risk, transferability
+from .theory import anomalous_transfer, phase_boundary, risk, transferability
 
 __version__ = "0.1.0"
-__all__ = ["risk", "transferability", "phase_boundary", "simulate", "SimulationResult",
-           "ConvergenceError", "expr", "check", "__version__"]
+__all__ = ["risk", "transferability", "phase_boundary", "anomalous_transfer", "simulate",
+           "SimulationResult", "ConvergenceError", "expr", "check", "__version__"]
 
 
 def expr(method: str, **options: Any):

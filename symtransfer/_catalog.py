@@ -15,12 +15,16 @@ def depth_variant(depth: int) -> str:
 
 
 def kernel_name(quantity: str, method: str, *, form: str = "exact",
-                source: str = "population", depth: int = 2, finite_size: bool = False) -> str:
-    """The kernel evaluating ``quantity`` ('risk', 'transfer', 'boundary') of ``method``."""
+                source: str = "population", depth: int = 2, finite_size: bool = False,
+                variant: str = "") -> str:
+    """The kernel evaluating ``quantity`` ('risk', 'transfer', 'boundary') of ``method``.
+
+    ``variant`` selects a ridge scratch learner: 'ridge' (penalty lam > 0) or 'optimal_ridge'.
+    """
     if finite_size:
         return f"{quantity}_{method}_d"
     if method == "scratch":
-        return f"{quantity}_scratch"
+        return f"{quantity}_scratch" + (f"_{variant}" if variant else "")
     if method == "linear":
         return f"{quantity}_linear_{source}"
     if form == "paper":
@@ -40,6 +44,8 @@ def catalog() -> list[dict]:
             for depth in (2, 3, 4):
                 specs.append(dict(quantity=quantity, method="finetune", form="exact",
                                   source=source, depth=depth))
+    specs.append(dict(quantity="risk", method="scratch", variant="ridge"))
+    specs.append(dict(quantity="risk", method="scratch", variant="optimal_ridge"))
     specs.append(dict(quantity="risk", method="scratch", finite_size=True))
     specs.append(dict(quantity="risk", method="linear", finite_size=True))
     return specs

@@ -137,6 +137,14 @@ def boundary_finetune_exact_finite_Ln(gamma, theta, sigma, lam, depth, gamma_s, 
     return ((mpmath.acos((((mpmath.mpf(1)/mpmath.mpf(2))*(gamma_s*sigma_s**2/(1 - gamma_s) + gamma_s)*_positive_root_mpmath(mpmath.mpf(depth), 1 - gamma, (gamma*sigma**2/(1 - gamma) + gamma)/(gamma_s*sigma_s**2/(1 - gamma_s) + gamma_s))**((mpmath.mpf(1)/mpmath.mpf(2))*mpmath.mpf(depth) + mpmath.mpf(-1)/mpmath.mpf(2))/gamma_s) if (gamma_s < 1) else ((mpmath.mpf(1)/mpmath.mpf(2))*(sigma_s**2/(gamma_s - 1) + 1)*_positive_root_mpmath(mpmath.mpf(depth), 1 - gamma, (gamma*sigma**2/(1 - gamma) + gamma)/(sigma_s**2/(gamma_s - 1) + 1))**((mpmath.mpf(1)/mpmath.mpf(2))*mpmath.mpf(depth) + mpmath.mpf(-1)/mpmath.mpf(2)))))) if (gamma < 1) else (mpmath.nan))
 
 
+def risk_scratch_ridge(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
+    return (lam + ((2*lam/(lam + mpmath.sqrt((lam + 1 - 1/gamma)**2 + 4*lam/gamma) + 1 - 1/gamma)) if (lam - 1/gamma >= -1) else ((mpmath.mpf(1)/mpmath.mpf(2))*gamma*(-lam + mpmath.sqrt((lam + 1 - 1/gamma)**2 + 4*lam/gamma) - 1 + 1/gamma)))/gamma)*((2*lam/(lam + mpmath.sqrt((lam + 1 - 1/gamma)**2 + 4*lam/gamma) + 1 - 1/gamma)) if (lam - 1/gamma >= -1) else ((mpmath.mpf(1)/mpmath.mpf(2))*gamma*(-lam + mpmath.sqrt((lam + 1 - 1/gamma)**2 + 4*lam/gamma) - 1 + 1/gamma)))/mpmath.sqrt((lam + 1 - 1/gamma)**2 + 4*lam/gamma) + 2*sigma**2/(gamma*mpmath.sqrt((lam + 1 - 1/gamma)**2 + 4*lam/gamma)*(lam + mpmath.sqrt((lam + 1 - 1/gamma)**2 + 4*lam/gamma) + 1 + 1/gamma))
+
+
+def risk_scratch_optimal_ridge(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
+    return -mpmath.mpf(1)/mpmath.mpf(2)*gamma - mpmath.mpf(1)/mpmath.mpf(2)*sigma**2 + (mpmath.mpf(1)/mpmath.mpf(2))*mpmath.sqrt(4*sigma**2 + (gamma + sigma**2 - 1)**2) + mpmath.mpf(1)/mpmath.mpf(2)
+
+
 def risk_scratch_d(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
     return ((d*gamma*sigma**2/(-d*gamma + d - 1) - gamma + 1) if (d*gamma <= d - 2) else (d*sigma**2/(d*gamma - d - 1)))
 

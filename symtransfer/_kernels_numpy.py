@@ -368,6 +368,21 @@ def boundary_finetune_exact_finite_Ln(gamma, theta, sigma, lam, depth, gamma_s, 
     return numpy.where(numpy.less(gamma, 1), numpy.arccos(numpy.where(numpy.less(gamma_s, 1), (1/2)*_x2*_positive_root(depth, _x3, _x4/_x2)**_x5/gamma_s, (1/2)*_x6*_positive_root(depth, _x3, _x4/_x6)**_x5)), numpy.nan)
 
 
+def risk_scratch_ridge(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
+    _x0 = gamma**(-1.0)
+    _x1 = -_x0 + lam
+    _x2 = _x1 + 1
+    _x3 = numpy.sqrt(4*_x0*lam + _x2**2)
+    _x4 = _x3**(-1.0)
+    _x5 = numpy.where(numpy.greater_equal(_x1, -1), 2*lam/(_x2 + _x3), (1/2)*gamma*(-_x2 + _x3))
+    return 2*_x0*_x4*sigma**2/(_x0 + _x3 + lam + 1) + _x4*_x5*(_x0*_x5 + lam)
+
+
+def risk_scratch_optimal_ridge(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
+    _x0 = sigma**2
+    return -1/2*_x0 - 1/2*gamma + (1/2)*numpy.sqrt(4*_x0 + (_x0 + gamma - 1)**2) + 1/2
+
+
 def risk_scratch_d(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d):
     _x0 = sigma**2
     _x1 = d*gamma

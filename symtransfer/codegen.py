@@ -62,8 +62,10 @@ class _MpmathKernelPrinter(_NamedSymbols, MpmathPrinter):
 
 
 def expression(quantity: str, method: str, *, form: str = "exact", source: str = "population",
-               depth: int = 2, finite_size: bool = False) -> sp.Expr:
+               depth: int = 2, finite_size: bool = False, variant: str = "") -> sp.Expr:
     """The shipped expression behind one kernel (radicals substituted for L = 2, 3)."""
+    if variant:
+        return {"ridge": formulas.ridge_scratch, "optimal_ridge": formulas.optimal_ridge}[variant]()
     if finite_size:
         return {"scratch": formulas.scratch_finite, "linear": formulas.linear_finite}[method]()
     L = depth if depth in (2, 3) else BY_NAME["depth"]

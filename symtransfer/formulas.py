@@ -122,6 +122,47 @@ def scratch() -> sp.Expr:
                         (_noise_least_squares(gamma, sigma), True))
 
 
+def stieltjes_mp(z: sp.Expr) -> sp.Expr:
+    """m(z) = int dmu(x)/(x - z) for the Marchenko-Pastur law of X^T X/n (aspect d/n = 1/gamma),
+    the root of ``psi z m^2 + (z - 1 + psi) m + 1 = 0`` (psi = 1/gamma) that decays like -1/z;
+    it includes the atom of mass (1 - gamma) at 0 when gamma < 1."""
+    psi = 1 / gamma
+    return (1 - psi - z - sp.sqrt((1 - psi - z) ** 2 - 4 * psi * z)) / (2 * psi * z)
+
+
+def ridge_scratch() -> sp.Expr:
+    """Asymptotic risk of ridge regression on the target data, penalty lam > 0 on the mean loss:
+    ``beta_hat = (X^T X/n + lam)^{-1} X^T y/n``.
+
+    Bias ``lam^2 int dmu/(x+lam)^2 = lam^2 m'(-lam)``; variance
+    ``sigma^2 psi int x dmu/(x+lam)^2 = sigma^2 psi (m(-lam) - lam m'(-lam))``, psi = 1/gamma.
+    Written for floating point, with ``a = 1 - psi + lam`` and ``S = sqrt(a^2 + 4 psi lam)``:
+    ``f = lam m(-lam)`` is ``2 lam/(a + S)`` (a >= 0) or ``(S - a)/(2 psi)`` (a < 0), whichever
+    does not cancel; the bias ``lam^2 m' = f (lam + psi f)/S`` follows from differentiating
+    the quadratic, and the variance integral ``m - lam m' = df/dlam = 2/(S (1 + psi + lam + S))``.
+    No term cancels, also as lam -> 0 where the atom of mu at 0 makes m(-lam) ~ (1-gamma)/lam.
+    """
+    psi = 1 / gamma
+    a = 1 - psi + lam
+    S = sp.sqrt(a ** 2 + 4 * psi * lam)
+    f = sp.Piecewise((2 * lam / (a + S), a >= 0), ((S - a) / (2 * psi), True))
+    return f * (lam + psi * f) / S + sigma ** 2 * psi * 2 / (S * (1 + psi + lam + S))
+
+
+def optimal_ridge_penalty() -> sp.Expr:
+    """lam* = sigma^2/gamma: dR/dlam = (lam - sigma^2 psi)(2 m' - lam m'') vanishes only there."""
+    return sigma ** 2 / gamma
+
+
+def optimal_ridge() -> sp.Expr:
+    """Risk of ridge regression on the target at lam*: ``lam* m(-lam*)`` in closed form.
+
+    Finite at gamma = 1 (no double-descent peak); (1 - gamma)_+ at sigma = 0.
+    """
+    shifted = gamma - 1 + sigma ** 2
+    return (sp.sqrt(shifted ** 2 + 4 * sigma ** 2) - shifted) / 2
+
+
 def scratch_finite() -> sp.Expr:
     """Exact expected risk at finite n = gamma*d (Gaussian design), n <= d-2 or n >= d+2."""
     n = gamma * d

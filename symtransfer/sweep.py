@@ -35,7 +35,7 @@ FORMAT = "symtransfer-sweep-1"
 AXES = ("gamma", "theta", "sigma", "lam", "depth", "gamma_s", "sigma_s")
 SETTINGS = dict(gamma=None, theta=None, sigma=0.0, lam=0.0, depth=2, gamma_s=None, sigma_s=0.0, d=200, instances=20,
                 seed=0, alpha=1e-5, init="random", tol=1e-6, max_steps=100_000,
-                rank_tol=1e-3)
+                rank_tol=1e-3, baseline="ridgeless")
 
 
 @dataclass
@@ -81,14 +81,22 @@ class Sweep:
                                                                                 np.nan)
         return np.where(ok, sem, np.nan)
 
-    def theory(self, quantity: str = "risk", form: str = "exact") -> np.ndarray:
-        """The theory on the same grid: ``symtransfer.risk`` or ``transferability``."""
+    def theory(self, quantity: str = "risk", form: str = "exact",
+               finite_size: bool = False) -> np.ndarray:
+        """The theory on the same grid: ``symtransfer.risk`` or ``transferability``;
+        ``finite_size=True`` gives the exact expectation at the sweep's d where it is known
+        (scratch; ridgeless linear transfer with population pretraining)."""
         from . import theory
 
         fn = {"risk": theory.risk, "transferability": theory.transferability}[quantity]
         out = np.empty(self.shape)
         for index, params in self.points():
-            kw = {**{k: v for k, v in self.settings.items() if k in AXES}, **params}
+            kw = {**{k: v for k, v in self.settings.items() if k in AXES + ("baseline",)},
+                  **params}
+            if finite_size:
+                kw["d"] = self.settings["d"]
+            if self.method != "scratch" and quantity == "risk":
+                kw.pop("baseline", None)
             out[index] = fn(self.method, form=form, **kw)
         return out
 

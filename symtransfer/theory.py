@@ -106,18 +106,21 @@ class _Spec:
     """What to evaluate: quantity ('risk', 'transfer', 'boundary') of a method."""
 
     def __init__(self, quantity: str, method: str, form: str, source: str, depth: int,
-                 finite_size: bool = False) -> None:
+                 finite_size: bool = False, variant: str = "") -> None:
         self.quantity, self.method, self.form = quantity, method, form
         self.source, self.depth, self.finite_size = source, depth, finite_size
+        self.variant = variant
 
     @property
     def kernel(self) -> str:
         return kernel_name(self.quantity, self.method, form=self.form, source=self.source,
-                           depth=self.depth, finite_size=self.finite_size)
+                           depth=self.depth, finite_size=self.finite_size,
+                           variant=self.variant)
 
     def like(self, **changes) -> "_Spec":
         fields = dict(quantity=self.quantity, method=self.method, form=self.form,
-                      source=self.source, depth=self.depth, finite_size=self.finite_size)
+                      source=self.source, depth=self.depth, finite_size=self.finite_size,
+                      variant=self.variant)
         fields.update(changes)
         return _Spec(**fields)
 
@@ -137,6 +140,10 @@ def _singular_masks(spec: _Spec, params: dict[str, Any]) -> list[tuple[Array, Ca
     """(mask, rule) for every kind of singular point, on the (unbroadcast) parameters."""
     if spec.finite_size:
         return [(_finite_size_singular(spec, params), _finite_size_limit)]
+    if spec.variant == "optimal_ridge":
+        return []  # finite everywhere, also at gamma = 1
+    if spec.variant == "ridge":  # lam = 0 is ridgeless least squares / min-norm
+        return [(np.asarray(params["lam"] == 0, dtype=bool), _ridgeless)]
     masks = []
     if spec.source == "finite":
         masks.append((_equals_one(params["gamma_s"]), _gamma_s_one))
@@ -178,6 +185,10 @@ def _compute(spec: _Spec, params: dict[str, Any], backend) -> Array:
         if mask.any():
             out[mask] = rule(spec, _subset(params, mask), backend)
     return out
+
+
+def _ridgeless(spec: _Spec, params: dict[str, Any], backend) -> Array:
+    return _compute(spec.like(variant=""), params, backend)
 
 
 def _gamma_one(spec: _Spec, params: dict[str, Any], backend) -> Array:
@@ -264,11 +275,19 @@ def _finite_size_limit(spec: _Spec, params: dict[str, Any], backend) -> Array:
     return out
 
 
+BASELINES = ("ridgeless", "optimal_ridge")
+
+
 def _prepare(method: str, *, gamma, theta, sigma, lam, depth, gamma_s, sigma_s, form, d,
-             precision) -> tuple[_Spec, dict[str, Any], Any]:
+             precision, baseline="ridgeless") -> tuple[_Spec, dict[str, Any], Any]:
     digits = V.precision_digits(precision)
     V.choice("method", method, V.METHODS)
     V.choice("form", form, V.FORMS)
+    V.choice("baseline", baseline, BASELINES)
+    if baseline != "ridgeless" and method != "scratch":
+        raise ValueError("baseline selects the scratch learner: it applies to method='scratch' "
+                         "(and to transferability's reference), not to "
+                         f"method={method!r}")
     if form == "paper" and method != "finetune":
         raise ValueError("form='paper' selects the published fine-tuning form; "
                          f"method={method!r} has a single form")
@@ -278,9 +297,16 @@ def _prepare(method: str, *, gamma, theta, sigma, lam, depth, gamma_s, sigma_s, 
         params = V.theory_parameters(method, gamma=gamma, theta=theta, sigma=sigma, lam=lam,
                                      depth=depth, gamma_s=gamma_s, sigma_s=sigma_s,
                                      precision=digits)
-        if method != "linear" and np.asarray(params["lam"] != 0, dtype=bool).any():
-            raise ValueError(f"lam is the ridge penalty of linear transfer; method={method!r} "
-                             "takes lam=0")
+        ridge = bool(np.asarray(params["lam"] != 0, dtype=bool).any())
+        if method == "finetune" and ridge:
+            raise ValueError("lam is the ridge penalty of linear transfer (or of ridge "
+                             "regression for method='scratch'); method='finetune' takes lam=0")
+        if baseline == "optimal_ridge" and ridge:
+            raise ValueError("baseline='optimal_ridge' chooses lam = sigma^2/gamma itself; "
+                             "give lam=0")
+        if method == "scratch" and ridge and d is not None:
+            raise ValueError("the finite-size expectation (d=...) of scratch is known for "
+                             "lam=0 only")
         if gamma_s is None and np.asarray(params["sigma_s"] != 0, dtype=bool).any():
             raise ValueError("sigma_s is the source noise of finite-source pretraining; "
                              "give gamma_s as well (gamma_s=None is population pretraining)")
@@ -294,7 +320,10 @@ def _prepare(method: str, *, gamma, theta, sigma, lam, depth, gamma_s, sigma_s, 
         shapes = ", ".join(f"{k} {v.shape}" for k, v in arrays.items() if v.ndim)
         raise ValueError(f"parameter arrays do not broadcast together: {shapes}") from None
     source = "population" if gamma_s is None else "finite"
-    spec = _Spec("risk", method, form, source, params.pop("depth"), finite_size)
+    variant = ""
+    if method == "scratch":
+        variant = "optimal_ridge" if baseline == "optimal_ridge" else ("ridge" if ridge else "")
+    spec = _Spec("risk", method, form, source, params.pop("depth"), finite_size, variant)
     params["depth"] = spec.depth
     return spec, params, backend
 
@@ -354,7 +383,7 @@ def _has_nan(out: Array) -> bool:
 
 def risk(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
          gamma_s=None, sigma_s=0.0, form: str = "exact", d: int | None = None,
-         precision: int | None = None):
+         precision: int | None = None, baseline: str = "ridgeless"):
     """Generalization error ``R = |beta_hat - beta_t|^2`` of a training method.
 
     Parameters
@@ -365,7 +394,8 @@ def risk(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
     gamma : target samples per dimension n/d (> 0). Arrays broadcast with all others.
     theta : angle between source and target teachers, in [0, pi] (not used by 'scratch').
     sigma : target noise standard deviation (>= 0).
-    lam : ridge penalty of linear transfer (>= 0).
+    lam : ridge penalty (>= 0): of the readout refit for 'linear'; for 'scratch', ridge
+        regression on the target data (Marchenko-Pastur asymptotics).
     depth : number of layers L (integer >= 2).
     gamma_s, sigma_s : finite-source pretraining on gamma_s*d samples with noise sigma_s;
         ``gamma_s=None`` is pretraining on the population loss.
@@ -374,6 +404,9 @@ def risk(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
     d : if given, the exact finite-size expectation at dimension d, n = gamma*d (known for
         'scratch', and for ridgeless 'linear' with population pretraining).
     precision : None for float64, or a number of significant digits evaluated with mpmath.
+    baseline : for 'scratch' only: 'ridgeless' (default; min-norm / least squares, or ridge
+        at the given lam) or 'optimal_ridge' (ridge at lam* = sigma^2/gamma, which removes the
+        double-descent peak).
 
     Returns a float (or array) in float64; an mpmath number (or object array) with precision.
     Singular points (gamma = 1, gamma_s = 1) return their limits, ``inf`` where the risk
@@ -381,21 +414,39 @@ def risk(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
     """
     return _run("risk", method, dict(gamma=gamma, theta=theta, sigma=sigma, lam=lam,
                                      depth=depth, gamma_s=gamma_s, sigma_s=sigma_s, form=form,
-                                     d=d, precision=precision))
+                                     d=d, precision=precision, baseline=baseline))
 
 
 def transferability(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
                     gamma_s=None, sigma_s=0.0, form: str = "exact", d: int | None = None,
-                    precision: int | None = None):
-    """Transferability ``T = R_scratch - R_method`` (> 0: transfer helps); same parameters as
-    :func:`risk`. Computed from the simplified difference, so the noise terms that diverge at
-    gamma = 1 cancel where they should (fine-tuning's T is 0 for gamma >= 1)."""
+                    precision: int | None = None, baseline: str = "ridgeless"):
+    """Transferability ``T = R_baseline - R_method`` (> 0: transfer helps); same parameters as
+    :func:`risk`. ``lam`` is the method's ridge penalty; the reference is scratch training,
+    ridgeless (default) or ridge at its optimal penalty (``baseline='optimal_ridge'``).
+    Against the ridgeless baseline T is computed from the simplified difference, so the noise
+    terms that diverge at gamma = 1 cancel where they should (fine-tuning's T is 0 for
+    gamma >= 1)."""
+    V.choice("baseline", baseline, BASELINES)
     kwargs = dict(gamma=gamma, theta=theta, sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
                   sigma_s=sigma_s, form=form, d=d, precision=precision)
-    if d is None:
+    if d is None and baseline == "ridgeless" and method != "scratch":
         return _run("transfer", method, kwargs)
-    scratch = risk("scratch", **{**kwargs, "theta": theta, "lam": 0.0})
-    return scratch - risk(method, **kwargs)
+    reference = risk("scratch", gamma=gamma, sigma=sigma, d=d, precision=precision,
+                     baseline=baseline)
+    return reference - risk(method, **kwargs)
+
+
+def anomalous_transfer(method: str, *, gamma, theta, sigma=0.0, lam=0.0, depth: int = 2,
+                       gamma_s=None, sigma_s=0.0, form: str = "exact"):
+    """Where transfer beats the unregularized baseline but not the optimally regularized one:
+    ``T_ridgeless > 0 >= T_optimal_ridge`` (the reviewers' "anomalous positive transfer", the
+    double-descent peak of the baseline near gamma = 1). Boolean array over the broadcast
+    parameters."""
+    kwargs = dict(gamma=gamma, theta=theta, sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
+                  sigma_s=sigma_s, form=form)
+    plain = np.asarray(transferability(method, **kwargs))
+    tuned = np.asarray(transferability(method, baseline="optimal_ridge", **kwargs))
+    return (plain > 0) & (tuned <= 0)
 
 
 def phase_boundary(method: str, *, gamma, sigma=0.0, lam=0.0, depth: int = 2, gamma_s=None,

@@ -297,6 +297,10 @@ def test_bad_method_and_lam_outside_linear():
         st.simulate("ridge", gamma=0.5, theta=0.5, d=40, instances=1)
     with pytest.raises(ValueError, match="lam"):
         st.simulate("finetune", gamma=0.5, theta=0.5, lam=0.1, d=40, instances=1)
+    with pytest.raises(ValueError, match="baseline"):
+        st.simulate("linear", gamma=0.5, theta=0.5, baseline="optimal_ridge", d=40, instances=1)
+    with pytest.raises(ValueError, match="baseline"):
+        st.simulate("scratch", gamma=0.5, theta=0.5, baseline="lasso", d=40, instances=1)
 
 
 def test_endpoint_distances_regenerates_the_same_data(noisy_finetune):

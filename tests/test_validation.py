@@ -157,14 +157,27 @@ def test_paper_form_only_for_finetune(fn):
 
 
 @pytest.mark.parametrize("fn", FUNCS)
-@pytest.mark.parametrize("method", ["scratch", "finetune"])
-def test_lam_only_for_linear(fn, method):
+def test_lam_not_for_finetune(fn):
+    """lam is the readout's ridge penalty (linear) or ridge regression (scratch)."""
     with pytest.raises(ValueError, match=named("lam")):
-        fn(method, gamma=0.5, theta=1.0, lam=0.1)
+        fn("finetune", gamma=0.5, theta=1.0, lam=0.1)
     with pytest.raises(ValueError, match=named("lam")):
-        fn(method, gamma=0.5, theta=1.0, lam=np.array([0.0, 0.1]))
+        fn("finetune", gamma=0.5, theta=1.0, lam=np.array([0.0, 0.1]))
     # lam = 0 (the default) is fine
-    fn(method, gamma=0.5, theta=1.0, lam=0.0)
+    fn("finetune", gamma=0.5, theta=1.0, lam=0.0)
+
+
+@pytest.mark.parametrize("fn", FUNCS)
+def test_baseline_is_checked_and_named(fn):
+    with pytest.raises(ValueError, match=named("baseline")):
+        fn("scratch", gamma=0.5, baseline="lasso")
+    with pytest.raises(ValueError, match=named("baseline")):
+        st.risk("linear", gamma=0.5, theta=1.0, baseline="optimal_ridge")
+    with pytest.raises(ValueError, match=named("lam")):
+        st.risk("scratch", gamma=0.5, sigma=0.2, lam=0.1, d=100)
+    # the optimal-ridge learner picks its own lam (in transferability, lam is the method's)
+    with pytest.raises(ValueError, match=named("lam")):
+        st.risk("scratch", gamma=0.5, sigma=0.2, lam=0.1, baseline="optimal_ridge")
 
 
 @pytest.mark.parametrize("fn", FUNCS)

@@ -116,9 +116,13 @@ def _validate(method: str, kw: dict[str, Any]) -> dict[str, Any]:
                  "rank_tol"):
         if kw[name] is not None and np.ndim(kw[name]) != 0:
             raise ValueError(f"{name} must be a scalar for simulate (sweep over grids instead)")
-    if method != "linear" and kw["lam"] != 0:
-        raise ValueError(f"lam is the ridge penalty of linear transfer; method={method!r} "
-                         "takes lam=0")
+    if method == "finetune" and kw["lam"] != 0:
+        raise ValueError("lam is the ridge penalty of linear transfer (or of ridge regression "
+                         "for method='scratch'); method='finetune' takes lam=0")
+    V.choice("baseline", kw["baseline"], ("ridgeless", "optimal_ridge"))
+    if kw["baseline"] != "ridgeless" and (method != "scratch" or kw["lam"] != 0):
+        raise ValueError("baseline='optimal_ridge' is a scratch learner that chooses lam "
+                         "itself: use it with method='scratch' and lam=0")
     if kw["gamma_s"] is None and kw["sigma_s"] != 0:
         raise ValueError("sigma_s needs gamma_s (gamma_s=None is population pretraining)")
     V.integer("d", kw["d"], minimum=2)
@@ -139,7 +143,7 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
              sigma_s: float = 0.0, d: int = 200, instances: int = 20, seed: int = 0,
              alpha: float = 1e-5, init: str = "random", tol: float = TOL,
              max_steps: int = MAX_STEPS, rank_tol: float = 1e-3,
-             progress: bool | None = None) -> SimulationResult:
+             baseline: str = "ridgeless", progress: bool | None = None) -> SimulationResult:
     """Monte-Carlo twin of :func:`symtransfer.risk`: same method names and parameters, plus
     the dimension ``d``, the number of independent ``instances`` and the ``seed``.
 
@@ -149,11 +153,15 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
     ``max_steps`` the convergence criterion (see :mod:`symtransfer.mc.gradient_flow`);
     ``rank_tol`` the learned-feature threshold of ridgeless linear transfer. ``progress``: a
     tqdm bar (None: only for runs longer than 2 s; False: silent).
+
+    ``method='scratch'`` with ``lam > 0`` is ridge regression on the target data (the
+    estimator ``(X^T X/n + lam)^{-1} X^T y/n``, computed exactly), and with
+    ``baseline='optimal_ridge'`` ridge at the asymptotically optimal ``lam* = sigma^2/gamma``.
     """
     params = _validate(method, dict(
         gamma=gamma, theta=theta, sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
         sigma_s=sigma_s, d=d, instances=instances, seed=seed, alpha=alpha, init=init, tol=tol,
-        max_steps=max_steps, rank_tol=rank_tol))
+        max_steps=max_steps, rank_tol=rank_tol, baseline=baseline))
     streams = instance_streams(seed, instances)
     theta = 0.0 if theta is None else float(theta)
     _, beta_t = teachers(d, theta)
@@ -162,7 +170,12 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
     beta_source = None
     options = dict(tol=tol, max_steps=max_steps, progress=progress)
     diagnostics: dict[str, dict[str, np.ndarray]] = {}
-    if method == "scratch":
+    if method == "scratch" and (lam > 0 or baseline == "optimal_ridge"):
+        penalty = sigma ** 2 / gamma if baseline == "optimal_ridge" else lam
+        beta_hat = ridge_regression(problem, penalty)
+        converged = np.ones(instances, dtype=bool)
+        diagnostics["ridge"] = {"lam": np.full(instances, penalty)}
+    elif method == "scratch":
         net = Trainable(small_init(streams["scratch_init"], d, depth, alpha, init), problem)
         stats = train(net, label="scratch", **options)
         diagnostics["train"] = stats.as_dict()
@@ -187,6 +200,12 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
     errors = np.einsum("kd,kd->k", beta_hat - beta_t, beta_hat - beta_t)
     return SimulationResult(method, params, errors, converged, diagnostics, beta_hat,
                             beta_source)
+
+
+def ridge_regression(problem, lam: float) -> np.ndarray:
+    """``(X^T X/n + lam)^{-1} X^T y/n`` in row-space coordinates: ``V (c/(c + lam)) z*``."""
+    shrink = problem.curvature / (problem.curvature + lam)
+    return np.einsum("kdr,kr->kd", problem.basis, shrink * problem.target)
 
 
 @lru_cache(maxsize=8)
