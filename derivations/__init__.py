@@ -7,7 +7,8 @@ that the expression symtransfer ships is the same expression:
   Marchenko-Pastur cross-check), gradient-flow facts of deep linear networks;
 * :mod:`.scratch`, :mod:`.source`, :mod:`.linear`, :mod:`.finetune` -- the risks;
 * :mod:`.phase` -- transferability and phase boundaries;
-* :mod:`.properties` -- monotonicity and sign properties.
+* :mod:`.properties` -- monotonicity and sign properties;
+* :mod:`.ridge` -- ridge regression on the target and its optimal penalty (Marchenko-Pastur).
 
 ``python -m derivations`` runs :func:`run_all` and prints one line per check.
 
@@ -47,7 +48,8 @@ N_POINTS = 24
 #: count_ops above which sympy.simplify is never tried.
 SIMPLIFY_MAX_OPS = 60
 
-MODULES = ("primitives", "scratch", "source", "linear", "finetune", "phase", "properties")
+MODULES = ("primitives", "scratch", "source", "linear", "finetune", "phase", "properties",
+           "ridge")
 
 
 @dataclass(frozen=True)
