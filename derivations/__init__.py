@@ -49,7 +49,7 @@ N_POINTS = 24
 SIMPLIFY_MAX_OPS = 60
 
 MODULES = ("primitives", "scratch", "source", "linear", "finetune", "phase", "properties",
-           "ridge")
+           "ridge", "distances")
 
 
 @dataclass(frozen=True)
