@@ -1,7 +1,11 @@
 """Command line: ``symtransfer report | risk | check``.
 
-* ``symtransfer report`` prints the main tables: risks and transferabilities of every method
-  over gamma, the exact fine-tuning form against the paper's, and the phase boundaries.
+* ``symtransfer report [--out DIR] [--quick] [--workers N] [--scheduler ADDRESS]`` prints the
+  main tables (risks and transferabilities of every method over gamma, the exact fine-tuning
+  form against the paper's, the phase boundaries), then builds the full report in DIR
+  (default ``report``): Monte-Carlo sweeps, figures (PNG and PDF), formulas with their
+  derivation status and the theory vs Monte-Carlo table, in ``DIR/report.md``
+  (:func:`symtransfer.report.build_report`).
 * ``symtransfer risk METHOD --gamma G [--theta T ...]`` prints one value (or a column).
 * ``symtransfer check`` re-derives every formula (``python -m derivations``) and verifies
   that the shipped expressions and generated kernels are current.
@@ -29,7 +33,12 @@ def _table(title: str, header: list[str], rows: list[list]) -> str:
 
 
 def report(quick: bool = False) -> str:
-    """The text report: tables of theory values (figures come with issue #4)."""
+    """The text report: the theory tables and the theory vs Monte-Carlo table."""
+    return theory_tables(quick) + "\n" + monte_carlo_table(quick)
+
+
+def theory_tables(quick: bool = False) -> str:
+    """Tables of theory values: risks over gamma, exact vs paper fine-tuning, boundaries."""
     gammas = [0.2, 0.5, 0.8, 1.0, 1.5, 2.0] if quick else [0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0,
                                                           1.1, 1.5, 2.0, 3.0]
     theta, sigma = math.pi / 4, 0.2
@@ -59,7 +68,6 @@ def report(quick: bool = False) -> str:
                      theory.phase_boundary("finetune", gamma=g, sigma=0.5, depth=3) / math.pi])
     out.append(_table("Phase boundaries theta*/pi (T > 0 below)",
                       ["gamma", "lin s=0", "lin s=.2", "ft paper", "ft L3 s=.5"], rows))
-    out.append(monte_carlo_table(quick))
     return "\n".join(out)
 
 
@@ -105,12 +113,31 @@ def monte_carlo_table(quick: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="symtransfer", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    rep = sub.add_parser("report", help="print the report of theory tables")
-    rep.add_argument("--quick", action="store_true", help="fewer rows")
-    rep.add_argument("--out", help="also write the report to this directory (report.md)")
+    rep = sub.add_parser("report", help="build the report: tables, figures, formulas, "
+                                        "theory vs Monte-Carlo (DIR/report.md)")
+    rep.add_argument("--out", default="report", metavar="DIR",
+                     help="report folder (default: report); rerunning reuses its data/")
+    rep.add_argument("--quick", action="store_true",
+                     help="small d and few instances: a fast smoke test of the whole report")
+    rep.add_argument("--workers", type=_workers, metavar="N",
+                     help="local worker processes for the simulations (default: one per "
+                          "core; with --quick: none; 0 or 1: none)")
+    rep.add_argument("--scheduler", metavar="ADDRESS",
+                     help="run the simulations on this dask.distributed scheduler "
+                          "(e.g. tcp://host:8786) instead of local processes")
     risk = sub.add_parser("risk", help="evaluate a risk or transferability")
     risk.add_argument("method", choices=("scratch", "linear", "finetune"))
     risk.add_argument("--gamma", type=float, nargs="+", required=True)
@@ -130,14 +157,27 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "report":
-        text = report(quick=args.quick)
-        print(text)
-        if args.out:
-            from pathlib import Path
+        print(theory_tables(quick=args.quick))
+        from .report import build_report
 
-            out = Path(args.out)
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "report.md").write_text("```\n" + text + "```\n")
+        if args.scheduler:
+            try:
+                import distributed  # noqa: F401
+            except ImportError:
+                print("symtransfer report: error: --scheduler needs dask.distributed "
+                      "(pip install 'symtransfer[distributed]')", file=sys.stderr)
+                return 2
+        try:
+            path = build_report(args.out, quick=args.quick, workers=args.workers,
+                                client=args.scheduler)
+        except ModuleNotFoundError as error:
+            print(f"symtransfer report: error: {error}; the report needs matplotlib "
+                  "(pip install 'symtransfer[plots]')", file=sys.stderr)
+            return 1
+        except OSError as error:
+            print(f"symtransfer report: error: {error}", file=sys.stderr)
+            return 1
+        print(f"\nreport: {path}")
         return 0
     if args.command == "risk":
         fn = theory.transferability if args.transferability else theory.risk

@@ -272,23 +272,12 @@ def _execute(method, settings, todo, workers, client, progress):
 
 def _on_processes(method, settings, todo, workers, bar):
     import concurrent.futures as cf
-    import multiprocessing as mp
 
-    # one BLAS thread per worker: several multi-threaded BLAS processes on the same cores
-    # oversubscribe them and run several times slower
-    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
-    os.environ.update({k: "1" for k in _THREAD_VARS})
-    try:
-        pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    with pool:
+    with one_blas_thread():  # workers start at submit: keep the variables set until then
+        pool = process_pool(workers)
         futures = {pool.submit(run_point, method, settings, params): index
                    for index, params in todo}
+    with pool:
         try:
             for future in cf.as_completed(futures):
                 yield futures[future], future.result()
@@ -300,6 +289,37 @@ def _on_processes(method, settings, todo, workers, bar):
 
 
 _THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+class one_blas_thread:
+    """Worker processes started inside this block use one BLAS thread each.
+
+    Several multi-threaded BLAS processes on the same cores oversubscribe them and run several
+    times slower. The variables must be set when a worker *starts*, and ProcessPoolExecutor
+    starts its workers lazily, at ``submit``; this process's own BLAS, already loaded, is
+    unaffected.
+    """
+
+    def __enter__(self):
+        self.saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+        os.environ.update({k: "1" for k in _THREAD_VARS})
+        return self
+
+    def __exit__(self, *exc):
+        for k, v in self.saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        return False
+
+
+def process_pool(workers: int):
+    """A spawn-context process pool (start its workers inside :class:`one_blas_thread`)."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
 
 
 def _on_dask(method, settings, todo, client, bar):
@@ -334,10 +354,23 @@ def _tick(bar) -> None:
 
 def transferability(scratch: Sweep, method: Sweep) -> tuple[np.ndarray, np.ndarray]:
     """Monte-Carlo T = R_scratch - R_method and its standard error, from two sweeps on the
-    same grid (the errors of two independent means add in quadrature)."""
+    same grid.
+
+    With the same seed, d and number of instances (common random numbers), instance k of both
+    sweeps trains on the same target data, so the per-instance differences are independent
+    draws of T: the sem is theirs. Otherwise the two sems add in quadrature.
+    """
     if list(scratch.grid) != list(method.grid) or not all(
             np.array_equal(scratch.grid[k], method.grid[k], equal_nan=True) for k in scratch.grid):
         raise ValueError("the two sweeps must share their grid")
     if scratch.method != "scratch":
         raise ValueError(f"the first sweep must be of 'scratch', got {scratch.method!r}")
-    return scratch.mean() - method.mean(), np.hypot(scratch.sem(), method.sem())
+    T = scratch.mean() - method.mean()
+    k = method.errors.shape[-1]
+    paired = scratch.errors.shape[-1] == k and all(
+        scratch.settings.get(name) == method.settings.get(name) for name in ("seed", "d"))
+    if paired and k > 1:
+        sem = np.std(scratch.errors - method.errors, axis=-1, ddof=1) / np.sqrt(k)
+    else:
+        sem = np.hypot(scratch.sem(), method.sem())
+    return T, np.where(np.isfinite(T), sem, np.nan)

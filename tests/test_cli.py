@@ -1,4 +1,4 @@
-"""The command line: python -m symtransfer report | risk."""
+"""The command line: python -m symtransfer report | risk | check."""
 from __future__ import annotations
 
 import math
@@ -28,8 +28,17 @@ def parse_values(stdout):
     return out
 
 
-def test_report_quick():
-    proc = run("report", "--quick")
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory):
+    """``symtransfer report --quick --out DIR``, run once for the report tests."""
+    pytest.importorskip("matplotlib")
+    out = tmp_path_factory.mktemp("cli-report") / "rep"
+    proc = run("report", "--quick", "--out", str(out), timeout=300)
+    return proc, out
+
+
+def test_report_quick(quick_report):
+    proc, _ = quick_report
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout
     for title in ("Risks at theta = pi/4", "exact vs paper", "Phase boundaries"):
@@ -37,7 +46,7 @@ def test_report_quick():
     # the fine-tuning table's paper column is the paper's closed form at every depth
     paper = 2 * 0.4 * (1 - math.cos(3 * math.pi / 8)) + 0.25 * 0.6 / 0.4
     rows = [line.split() for line in text.splitlines()
-            if line.split() and line.split()[0] in ("2", "3", "4", "6")]
+            if len(line.split()) == 3 and line.split()[0] in ("2", "3", "4", "6")]
     assert len(rows) >= 2
     for depth, exact, pap in rows:
         assert float(pap) == pytest.approx(paper, abs=6e-5)
@@ -47,12 +56,32 @@ def test_report_quick():
     # scratch at gamma = 0.5, sigma = 0.2: 0.5 + 0.04 = 0.54
     first = [line.split() for line in text.splitlines() if line.strip().startswith("0.50")][0]
     assert float(first[1]) == pytest.approx(0.54, abs=6e-5)
+    # then the report is built: progress lines, the theory vs Monte-Carlo summary, the path
+    assert "[report" in text and "Theory vs Monte-Carlo" in text and "PASS" in text
+    assert "report.md" in text.strip().splitlines()[-1]
 
 
-def test_report_writes_out_dir(tmp_path):
-    proc = run("report", "--quick", "--out", str(tmp_path / "rep"))
+def test_report_writes_out_dir(quick_report):
+    proc, out = quick_report
     assert proc.returncode == 0, proc.stderr
-    assert "Phase boundaries" in (tmp_path / "rep" / "report.md").read_text()
+    text = (out / "report.md").read_text()
+    assert "Phase boundaries" in text and "$$" in text
+    assert (out / "figures" / "phase_finetune.pdf").exists()
+    assert (out / "figures" / "double_descent.png").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--workers", "-1"], "--workers"),
+    (["--workers", "two"], "--workers"),
+    (["--bogus"], "unrecognized"),
+    (["--out"], "--out"),
+])
+def test_report_bad_arguments(args, message):
+    proc = run("report", *args)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout == ""
 
 
 def test_risk_matches_library():

@@ -175,7 +175,12 @@ def test_theory_on_the_grid_and_mc_transferability(serial):
     np.testing.assert_allclose(serial.theory(), expected)
     T, sem = transferability(scratch, serial)
     np.testing.assert_allclose(T, scratch.mean() - serial.mean())
-    np.testing.assert_allclose(sem, np.hypot(scratch.sem(), serial.sem()))
+    # common random numbers (same seed and d): the sem of the paired differences
+    diff = scratch.errors - serial.errors
+    np.testing.assert_allclose(sem, diff.std(axis=-1, ddof=1) / np.sqrt(diff.shape[-1]))
+    other = run_sweep("scratch", GRID, workers=0, progress=False, **{**SMALL, "seed": 9})
+    _, unpaired = transferability(other, serial)
+    np.testing.assert_allclose(unpaired, np.hypot(other.sem(), serial.sem()))
     with pytest.raises(ValueError, match="scratch"):
         transferability(serial, scratch)
 

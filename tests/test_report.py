@@ -1,0 +1,104 @@
+"""The report: build_report(quick=True) writes figures, formulas, derivation status and the
+theory vs Monte-Carlo table; a rerun reuses the data."""
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import time
+
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from symtransfer import report  # noqa: E402
+from symtransfer.cli import MC_CASES  # noqa: E402
+
+FAMILIES = ["phase_linear", "phase_finetune", "slices_linear", "slices_finetune", "ridge",
+            "double_descent", "finetune_forms"]
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    start = time.perf_counter()
+    path = report.build_report(out, quick=True)
+    first = time.perf_counter() - start
+    data = {p.name: (digest(p), p.stat().st_mtime_ns) for p in (out / "data").iterdir()}
+    return out, path, first, data
+
+
+def test_writes_report_figures_and_data(built):
+    out, path, _, data = built
+    assert path == out / "report.md" and path.exists()
+    for name in FAMILIES:
+        for ext in ("png", "pdf"):
+            f = out / "figures" / f"{name}.{ext}"
+            assert f.exists() and f.stat().st_size > 1000, f
+        assert f"figures/{name}.png" in path.read_text()
+    assert {"scratch_gamma_quick.npz", "linear_phase_quick.npz", "finetune_phase_quick.npz",
+            "ridge_quick.npz", "runs_quick.npz", "derivations.json"} <= set(data)
+
+
+def test_markdown_content(built):
+    text = built[1].read_text()
+    # formulas in LaTeX, with their derivation status
+    blocks = re.findall(r"\$\$\n(.+?)\n\$\$", text, flags=re.S)
+    assert len(blocks) >= 20
+    assert any(r"\operatorname{root}_{+}" in b for b in blocks)  # exact fine-tuning
+    assert any(r"\frac{\pi}{3}" in b for b in blocks)  # the paper's boundary
+    assert "derived and verified" in text
+    assert "## Derivation status" in text and "No failures." in text
+    # theory vs Monte-Carlo: one row per checked case, each judged
+    section = text.split("## Theory vs Monte-Carlo")[1].split("**Fine-tuning:")[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and (
+        "PASS" in line or "FAIL" in line)]
+    assert len(rows) == len(MC_CASES)
+    assert "PASS" in text and "exact E R at d = 50" in text and "asymptotic" in text
+    assert "max dist. exact" in text and "every run ends at the exact form's endpoint" in text
+    # the theory tables of the text report and the run's timings
+    assert "Phase boundaries" in text and "| **total** |" in text
+
+
+def test_rerun_reuses_the_data(built, capsys):
+    out, _, first, data = built
+    start = time.perf_counter()
+    report.build_report(out, quick=True)
+    second = time.perf_counter() - start
+    after = {p.name: (digest(p), p.stat().st_mtime_ns) for p in (out / "data").iterdir()}
+    assert after == data  # nothing recomputed, nothing rewritten
+    assert second < first / 2
+    printed = capsys.readouterr().out
+    assert "reused" in printed and "PASS" in printed
+
+
+def test_reference_allowances():
+    # exact finite-d expectations: no allowance
+    value, what, allowance, _ = report.reference("scratch", dict(gamma=0.5, sigma=0.3), 100)
+    assert allowance == 0 and what.startswith("exact")
+    assert value == pytest.approx(0.5 + 0.09 * 50 / 49)
+    value, _, allowance, _ = report.reference("linear", dict(gamma=0.5, theta=1.0,
+                                                             sigma=0.3), 100)
+    assert allowance == 0
+    assert value == pytest.approx(math.sin(1) ** 2 + (math.sin(1) ** 2 + 0.09) / 48)
+    # fine-tuning above gamma = 1 is least squares: exact as well
+    assert report.reference("finetune", dict(gamma=1.5, theta=1.0, sigma=0.3), 100)[2] == 0
+    # asymptotic forms carry their stated finite-size allowance
+    assert report.reference("linear", dict(gamma=0.5, theta=1.0, lam=0.5), 100)[2] == \
+        pytest.approx(3 / 50)
+    _, what, allowance, why = report.reference(
+        "finetune", dict(gamma=0.6, theta=1.0, sigma=0.5, depth=3), 200)
+    assert what == "asymptotic" and allowance == pytest.approx(
+        0.25 * abs(120 / 79 - 1.5) + 2 / 200)
+
+
+def test_check_rule():
+    check = report.Check("x", "scratch", {}, 100, 8, "exact", theory=1.0, mean=1.05, sem=0.01,
+                         allowance=0.02, why="")
+    assert check.bound == pytest.approx(0.06) and check.ok and check.z == pytest.approx(5)
+    check.mean = 1.07
+    assert not check.ok
