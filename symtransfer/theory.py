@@ -433,7 +433,16 @@ def transferability(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth
         return _run("transfer", method, kwargs)
     reference = risk("scratch", gamma=gamma, sigma=sigma, d=d, precision=precision,
                      baseline=baseline)
-    return reference - risk(method, **kwargs)
+    with np.errstate(invalid="ignore"):  # inf - inf at gamma = 1: replaced just below
+        T = np.subtract(reference, risk(method, **kwargs))
+    if method == "scratch" and baseline == "ridgeless":
+        # the same learner on both sides where lam = 0: T = 0 exactly, also at the peak
+        zero = 0.0 if precision is None else _Mpmath(int(precision)).mpmath.mpf(0)
+        with _precision_context(precision):
+            lam_values = V.real("lam", lam, precision=precision, lower=0)
+        mask = np.asarray(np.broadcast_to(lam_values, np.shape(T)) == 0, dtype=bool)
+        T = np.where(mask, np.asarray(zero, dtype=object if precision else float), T)
+    return T.item() if isinstance(T, np.ndarray) and T.ndim == 0 else T
 
 
 def anomalous_transfer(method: str, *, gamma, theta, sigma=0.0, lam=0.0, depth: int = 2,
