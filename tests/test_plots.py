@@ -221,3 +221,54 @@ def test_finetune_forms_with_runs(sweeps):
     assert renders(fig)
     single = plots.finetune_forms(theta=3 * PI / 8, sigma=0.2)
     assert len(data_axes(single)) == 1
+
+
+# ------------------------------------------------- distances vs transfer, two baselines
+
+def test_distance_transfer_table_overlap_beats_every_distance():
+    table = plots.distance_transfer_table(n_pairs=120, seed=1)
+    T = table["T"]
+    # general target norms: linear risk k^2 sin^2 theta, scratch k^2 (1 - gamma) + noise
+    k, s2 = table["norm_t"], np.sin(table["theta"]) ** 2
+    np.testing.assert_allclose(T, k ** 2 * 0.5 + 0.2 ** 2 - k ** 2 * s2, rtol=1e-12,
+                               atol=1e-12)
+    # Thm 2.2 family: overlap 0, linear transfer exact, T maximal for its norm
+    fam = table["family"]
+    assert fam.sum() == 6 and np.all(table["R_transfer"][fam] == 0)
+    assert table["kl"][fam].max() > 50  # distances grow without bound along it
+    rho = table["spearman"]
+    assert set(rho) == {"kl", "w2", "hellinger", "mmd", "overlap"}
+    for metric in ("kl", "w2", "hellinger", "mmd"):
+        assert abs(rho["overlap"]) > abs(rho[metric]) + 0.3, (metric, rho)
+    assert rho["overlap"] < -0.7  # larger overlap, less transfer
+
+
+def test_distance_vs_transfer_panels():
+    table = plots.distance_transfer_table(n_pairs=60, seed=0)
+    fig = plots.distance_vs_transfer(table=table)
+    assert isinstance(fig, Figure)
+    axes = [ax for ax in data_axes(fig) if ax.get_visible()]
+    assert len(axes) == 5  # four distances + the overlap
+    for ax, q in zip(axes, ("kl", "w2", "hellinger", "mmd", "overlap")):
+        assert ax.get_xlabel() and "Spearman" in ax.get_title()
+        assert f"{table['spearman'][q]:+.2f}" in ax.get_title()
+    with pytest.raises(ValueError, match="linear"):
+        plots.distance_transfer_table(method="finetune")
+
+
+@pytest.mark.parametrize("method", ["finetune", "linear"])
+def test_phase_diagram_baselines(method):
+    kw = dict(gamma=np.linspace(0.05, 2.0, 60), theta=np.linspace(0, PI / 2, 40))
+    fig = plots.phase_diagram_baselines(method, sigma=0.3, **kw)
+    assert isinstance(fig, Figure)
+    left, right = data_axes(fig)
+    assert labelled(left) and right.get_title()
+    assert left.collections[0].norm is right.collections[0].norm  # one colour scale
+    assert isinstance(left.collections[0].norm, matplotlib.colors.TwoSlopeNorm)
+    gids = [c.get_gid() for c in contours(left)]
+    assert "anomalous" in gids and "anomalous-outline" in gids
+    assert not any(c.get_gid() for c in contours(right))
+    assert renders(fig)
+    # no noise: no double-descent peak, nothing anomalous
+    quiet = plots.phase_diagram_baselines(method, sigma=0.0, **kw)
+    assert not any(c.get_gid() for c in contours(data_axes(quiet)[0]))
