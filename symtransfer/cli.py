@@ -189,6 +189,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"symtransfer risk: error: {error}", file=sys.stderr)
             return 2
         for g, v in zip(args.gamma, np.atleast_1d(values)):
+            if args.precision is not None:  # all requested digits, not mpmath's display default
+                import mpmath
+
+                v = mpmath.nstr(v, args.precision)
             print(f"gamma={g:g}\t{v}")
         return 0
     from derivations.__main__ import main as derive_main
