@@ -59,9 +59,13 @@ def _pi_label(theta: float) -> str:
     return "0" if theta == 0 else f"{theta:.3g}"
 
 
+#: how each theory parameter is written in titles and tables
+PARAM_SYMBOLS = {"gamma": "\u03b3", "theta": "\u03b8", "sigma": "\u03c3", "lam": "\u03bb",
+                 "depth": "L", "gamma_s": "\u03b3_s", "sigma_s": "\u03c3_s"}
+
+
 def _params_text(**params: Any) -> str:
-    names = {"sigma": "\u03c3", "lam": "\u03bb", "depth": "L", "gamma_s": "\u03b3_s",
-             "sigma_s": "\u03c3_s", "gamma": "\u03b3", "theta": "\u03b8"}
+    names = PARAM_SYMBOLS
     parts = []
     for key, value in params.items():
         if key == "gamma_s" and value is None:

@@ -271,21 +271,19 @@ def _case_label(method: str, kw: dict) -> str:
 
 def _fmt_params(kw: dict) -> str:
     """Parameters at their non-default values (lam = 0, depth 2, population source omitted)."""
-    names = {"gamma": "\u03b3", "theta": "\u03b8", "sigma": "\u03c3", "lam": "\u03bb",
-             "depth": "L", "gamma_s": "\u03b3_s", "sigma_s": "\u03c3_s"}
+    from .plots import PARAM_SYMBOLS, _pi_label
+
     defaults = {"lam": 0.0, "depth": 2, "sigma_s": 0.0}
     parts = []
-    order = ["gamma", "theta", "sigma", "lam", "depth", "gamma_s", "sigma_s"]
+    order = list(PARAM_SYMBOLS)
     for k in sorted(kw, key=lambda k: order.index(k) if k in order else len(order)):
         v = kw[k]
         if v is None or (k in defaults and v == defaults[k]):
             continue
         if k == "theta":
-            from .plots import _pi_label
-
             parts.append(f"\u03b8={_pi_label(v)}")
         else:
-            parts.append(f"{names.get(k, k)}={v:g}")
+            parts.append(f"{PARAM_SYMBOLS.get(k, k)}={v:g}")
     return ", ".join(parts)
 
 
