@@ -8,7 +8,9 @@ that the expression symtransfer ships is the same expression:
 * :mod:`.scratch`, :mod:`.source`, :mod:`.linear`, :mod:`.finetune` -- the risks;
 * :mod:`.phase` -- transferability and phase boundaries;
 * :mod:`.properties` -- monotonicity and sign properties;
-* :mod:`.ridge` -- ridge regression on the target and its optimal penalty (Marchenko-Pastur).
+* :mod:`.ridge` -- ridge regression on the target and its optimal penalty (Marchenko-Pastur);
+* :mod:`.distances` -- dataset distances and the feature overlap;
+* :mod:`.penalty` -- pretraining with a penalty toward the initialization, and its best value.
 
 ``python -m derivations`` runs :func:`run_all` and prints one line per check.
 
@@ -34,7 +36,7 @@ import sympy as sp
 from sympy.core.relational import Relational
 
 from symtransfer import formulas
-from symtransfer.symbols import d, depth, gamma, gamma_s, lam, n, sigma, sigma_s, theta
+from symtransfer.symbols import d, depth, gamma, gamma_s, lam, mu, n, sigma, sigma_s, theta
 
 SYMBOLIC = "symbolic"
 NUMERIC = "numeric@50 digits"
@@ -49,7 +51,7 @@ N_POINTS = 24
 SIMPLIFY_MAX_OPS = 60
 
 MODULES = ("primitives", "scratch", "source", "linear", "finetune", "phase", "properties",
-           "ridge", "distances")
+           "ridge", "distances", "penalty")
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ DEFAULT_DOMAIN: dict[sp.Symbol, Sampler] = {
     sigma_s: lambda rng, i: rational(rng, 0, 1.5),
     lam: lambda rng, i: rational(rng, 0, 3),
     depth: lambda rng, i: sp.Integer(rng.randint(2, 6)),
+    mu: lambda rng, i: rational(rng, 0, 0.98),
 }
 
 

@@ -156,15 +156,13 @@ def cardano_satisfies_cubic() -> bool:
 
 
 def derive() -> dict[str, sp.Expr]:
-    """Polynomials, scale c, exact risks (population/finite), paper risks, radicals."""
+    """Polynomials, scale c, exact and paper risks for every source, radicals."""
     return {
         "fixed_point_polynomial": fixed_point_polynomial(),
         "rescaled_polynomial": rescaled_polynomial(),
         "c": null_space_scale(),
-        "exact_population": risk("population"),
-        "exact_finite": risk("finite"),
-        "paper_population": risk("population", form="paper"),
-        "paper_finite": risk("finite", form="paper"),
+        **{f"exact_{source}": risk(source) for source in formulas.SOURCES},
+        **{f"paper_{source}": risk(source, form="paper") for source in formulas.SOURCES},
         "root_L2": quadratic_root(),
         "root_L3": cardano_root(),
     }

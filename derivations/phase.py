@@ -28,6 +28,7 @@ REGIONS = {
                (gamma_s < 1, {gamma < 1: sp.false, gamma_s < 1: sp.true}),
                (sp.true, {gamma < 1: sp.false, gamma_s < 1: sp.false})],
 }
+REGIONS["penalized"] = REGIONS["population"]  # b = 1 - mu (mu < 1) has no branch of its own
 
 
 def method_risk(method: str, form: str = "exact", source: str = "population", L=depth) -> sp.Expr:

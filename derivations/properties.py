@@ -14,7 +14,7 @@ from __future__ import annotations
 import sympy as sp
 
 from symtransfer import formulas
-from symtransfer.symbols import depth, gamma, gamma_s, lam, theta
+from symtransfer.symbols import depth, gamma, gamma_s, lam, mu, theta
 
 from . import Result, holds, is_zero, same
 from .linear import a, rho, stated_generic
@@ -30,6 +30,7 @@ SOURCE_BRANCHES = {
     "population": [({}, {})],
     "finite": [({gamma_s < 1: sp.true}, {gamma_s: 1 / (1 + t)}),  # gamma_s in (0, 1)
                ({gamma_s < 1: sp.false}, {gamma_s: 1 + t})],      # gamma_s > 1
+    "penalized": [({}, {mu: 1 / (1 + t)})],                    # mu in (0, 1)
 }
 
 

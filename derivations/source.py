@@ -52,7 +52,11 @@ def derive() -> dict[str, sp.Expr]:
 
 
 def statistics(source: str) -> tuple[sp.Expr, sp.Expr]:
-    """Derived (N_s, O_s) for 'population' or 'finite'."""
+    """Derived (N_s, O_s) for 'population', 'finite' or 'penalized' (derivations.penalty)."""
+    if source == "penalized":
+        from .penalty import statistics as penalized
+
+        return penalized()
     e = derive()
     return e[f"N_{source}"], e[f"O_{source}"]
 

@@ -5,7 +5,7 @@ the same arguments, :data:`ARGS`, whether or not the expression uses them.
 """
 from __future__ import annotations
 
-ARGS = ("gamma", "theta", "sigma", "lam", "depth", "gamma_s", "sigma_s", "d")
+ARGS = ("gamma", "theta", "sigma", "lam", "depth", "gamma_s", "sigma_s", "d", "mu")
 QUANTITIES = ("risk", "transfer", "boundary")
 
 
@@ -23,6 +23,8 @@ def kernel_name(quantity: str, method: str, *, form: str = "exact",
     """
     if finite_size:
         return f"{quantity}_{method}_d"
+    if quantity == "penalty":  # the best pretraining penalty mu* of fine-tuning
+        return f"optimal_penalty_finetune_{form}"
     if method == "scratch":
         return f"{quantity}_scratch" + (f"_{variant}" if variant else "")
     if method == "linear":
@@ -44,6 +46,14 @@ def catalog() -> list[dict]:
             for depth in (2, 3, 4):
                 specs.append(dict(quantity=quantity, method="finetune", form="exact",
                                   source=source, depth=depth))
+    for quantity in QUANTITIES:  # penalized pretraining: depth 2 (see formulas.penalized_norm)
+        specs.append(dict(quantity=quantity, method="linear", source="penalized"))
+        specs.append(dict(quantity=quantity, method="finetune", form="paper", source="penalized"))
+        specs.append(dict(quantity=quantity, method="finetune", form="exact", source="penalized",
+                          depth=2))
+    for form in ("exact", "paper"):
+        specs.append(dict(quantity="penalty", method="finetune", form=form, source="penalized",
+                          depth=2))
     specs.append(dict(quantity="risk", method="scratch", variant="ridge"))
     specs.append(dict(quantity="risk", method="scratch", variant="optimal_ridge"))
     specs.append(dict(quantity="risk", method="scratch", finite_size=True))

@@ -68,6 +68,8 @@ def expression(quantity: str, method: str, *, form: str = "exact", source: str =
         return {"ridge": formulas.ridge_scratch, "optimal_ridge": formulas.optimal_ridge}[variant]()
     if finite_size:
         return {"scratch": formulas.scratch_finite, "linear": formulas.linear_finite}[method]()
+    if quantity == "penalty":
+        return formulas.optimal_pretrain_penalty(form)
     L = depth if depth in (2, 3) else BY_NAME["depth"]
     build = {"risk": formulas.risk, "transfer": formulas.transferability}
     if quantity == "boundary":

@@ -19,11 +19,11 @@ import mpmath
 import sympy as sp
 
 from ._roots import positive_root_mpmath
-from .symbols import d, depth, gamma, gamma_s, lam, sigma, sigma_s, theta
+from .symbols import d, depth, gamma, gamma_s, lam, mu, sigma, sigma_s, theta
 
 METHODS = ("scratch", "linear", "finetune")
 FORMS = ("exact", "paper")
-SOURCES = ("population", "finite")
+SOURCES = ("population", "finite", "penalized")
 
 
 class PositiveRoot(sp.Function):
@@ -99,15 +99,33 @@ def _noise_least_squares(g, s):
     return s ** 2 / (g - 1)
 
 
+def penalized_norm() -> sp.Expr:
+    """b = |beta_hat_s| after penalized population pretraining of a depth-2 network, mu < 1.
+
+    Pretraining minimizes ``E(f - y)^2 + mu |w - w_0|^2``; from a vanishing initialization the
+    penalty is weight decay, which keeps the weights balanced and rank 1 with singular value s
+    on every layer, so ``1/2 (s^L - 1)^2 + mu L s^2/2`` is minimized:
+    ``s^(2L-2) - s^(L-2) + mu = 0``. For L = 2, ``b = s^2 = 1 - mu``. For mu >= 1 the origin is
+    stable and the weights stay at the initialization (b = 0). For L >= 3 the origin is a local
+    minimum for every mu > 0, so gradient flow from a vanishing initialization never leaves it:
+    only depth 2 has a penalized-pretraining theory (derivations/penalty.py).
+    """
+    return 1 - mu
+
+
 def source_statistics(source: str) -> tuple[sp.Expr, sp.Expr]:
     """``(N_s, O_s)``: squared norm of beta_hat_s and its overlap with beta_t.
 
     Population pretraining recovers beta_s exactly. Pretraining on n_s = gamma_s d noisy
     samples from small initialization reaches the min-norm interpolator (gamma_s < 1) or the
-    least-squares solution (gamma_s > 1).
+    least-squares solution (gamma_s > 1). Penalized population pretraining (depth 2, mu < 1)
+    shrinks beta_s by ``b = 1 - mu`` without turning it.
     """
     if source == "population":
         return sp.Integer(1), sp.cos(theta)
+    if source == "penalized":
+        b = penalized_norm()
+        return b ** 2, b * sp.cos(theta)
     if source != "finite":
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
     norm2 = sp.Piecewise((gamma_s + _noise_min_norm(gamma_s, sigma_s), gamma_s < 1),
@@ -200,7 +218,7 @@ def finetune_scale(source: str, L) -> sp.Expr:
     is ``c = kappa^((L-1)/2)`` times that of beta_hat_s.
     """
     norm2, _ = source_statistics(source)
-    b = (gamma + _noise_min_norm(gamma, sigma)) / norm2
+    b = min_norm_squared_norm() / norm2
     return PositiveRoot(L, 1 - gamma, b)
 
 
@@ -211,6 +229,39 @@ def null_space_scale(form: str, source: str, L=depth) -> sp.Expr:
     if form == "exact":
         return finetune_scale(source, L) ** ((L - 1) / sp.Integer(2))
     raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+
+
+def min_norm_squared_norm() -> sp.Expr:
+    """B = |X^+ y|^2 of the target min-norm interpolator (gamma < 1)."""
+    return gamma + _noise_min_norm(gamma, sigma)
+
+
+def optimal_pretrain_penalty(form: str) -> sp.Expr:
+    """mu* maximizing fine-tuning transferability over the pretraining penalty (depth 2).
+
+    With ``b = 1 - mu``, ``T = (1-gamma) c b (2 cos(theta) - c b)``: the best effective shrink
+    is ``c b = cos(theta)``, ``T* = (1-gamma) cos(theta)^2``. Paper's form (c = 1):
+    ``b* = cos(theta)``. Exact form: ``c^2 = kappa`` with
+    ``kappa^2 - (1-gamma) kappa - B/b^2 = 0`` gives ``b*^2 = cos^4/((1-gamma) cos^2 + B)``.
+    For theta >= pi/2 the best is to learn nothing (mu* = 1, T* = 0); for gamma >= 1 the
+    target data decide alone (T = 0 for every mu; mu* = 0 is returned).
+    """
+    x = sp.cos(theta)
+    if form == "paper":
+        best = x
+    elif form == "exact":
+        best = x ** 2 / sp.sqrt((1 - gamma) * x ** 2 + min_norm_squared_norm())
+    else:
+        raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+    return sp.Piecewise((1 - best, sp.And(gamma < 1, theta <= sp.pi / 2)),
+                        (1, gamma < 1), (0, True))
+
+
+def best_penalized_transfer() -> sp.Expr:
+    """T* = max over mu of fine-tuning transferability: ``(1-gamma)_+ cos(theta)_+^2``
+    (either form; never negative: the best penalty removes negative transfer)."""
+    return sp.Piecewise(((1 - gamma) * sp.cos(theta) ** 2,
+                         sp.And(gamma < 1, theta <= sp.pi / 2)), (0, True))
 
 
 def finetune(form: str, source: str, L=depth) -> sp.Expr:

@@ -28,12 +28,13 @@ def expr(method: str, *, quantity: str = "risk", form: str = "exact", depth: int
     form : 'exact' or 'paper' (published fine-tuning form).
     depth : an integer L, or None to keep the symbol L. For fine-tuning the exact form holds
         ``PositiveRoot(L, 1 - gamma, B/N_s)``; ``.doit()`` turns it into radicals for L = 2, 3.
-    source : 'population' (default) or 'finite' (pretraining on gamma_s*d noisy samples);
-        implied 'finite' when gamma_s is among ``values``.
+    source : 'population' (default), 'finite' (pretraining on gamma_s*d noisy samples;
+        implied when gamma_s is among ``values``) or 'penalized' (population pretraining with
+        the penalty mu |w - w_0|^2, depth 2; implied when mu is among ``values``).
     finite_size : the exact finite-d expectation (scratch; ridgeless linear transfer), in
         gamma and d.
     values : numbers substituted for parameters by their API names (gamma, theta, sigma, lam,
-        gamma_s, sigma_s, d); unnamed parameters stay symbols.
+        gamma_s, sigma_s, mu, d); unnamed parameters stay symbols.
 
     >>> expr("linear", lam=0)
     1 - cos(theta)**2
@@ -42,7 +43,8 @@ def expr(method: str, *, quantity: str = "risk", form: str = "exact", depth: int
     V.choice("form", form, V.FORMS)
     V.choice("quantity", quantity, tuple(QUANTITIES))
     if source is None:
-        source = "finite" if values.get("gamma_s") is not None else "population"
+        source = ("finite" if values.get("gamma_s") is not None
+                  else "penalized" if values.get("mu") is not None else "population")
     V.choice("source", source, formulas.SOURCES)
     unknown = set(values) - set(BY_NAME)
     if unknown:

@@ -22,6 +22,9 @@ depth = sp.Symbol("L", integer=True, positive=True)
 gamma_s = sp.Symbol("gamma_s", positive=True)
 #: source label-noise standard deviation.
 sigma_s = sp.Symbol("sigma_s", nonnegative=True)
+#: strength of the pretraining penalty: pretraining minimizes
+#: ``E(f(x) - y)^2 + mu |w - w_0|^2`` (w: all weights, w_0 their initialization).
+mu = sp.Symbol("mu", nonnegative=True)
 #: finite-size sample count and dimension.
 n = sp.Symbol("n", integer=True, positive=True)
 d = sp.Symbol("d", integer=True, positive=True)
@@ -35,6 +38,7 @@ BY_NAME: dict[str, sp.Symbol] = {
     "depth": depth,
     "gamma_s": gamma_s,
     "sigma_s": sigma_s,
+    "mu": mu,
     "n": n,
     "d": d,
 }

@@ -11,6 +11,10 @@ input, picks the kernel, and handles the singular points deliberately:
 * ``gamma_s = 1`` (finite source). With ``sigma_s > 0`` the pretrained vector's norm diverges
   and its direction carries no information: linear transfer risk is 1, fine-tuning risk is
   ``inf`` below ``gamma = 1`` (scratch above). With ``sigma_s = 0`` the limit is returned.
+* ``mu >= 1`` (penalized pretraining, depth 2). The origin is stable: the pretrained weights
+  stay at their vanishing initialization, so fine-tuning is training from scratch (T = 0, no
+  phase boundary). Linear transfer would refit a readout on the random initial features,
+  which has no closed form here: ``ValueError``.
 """
 from __future__ import annotations
 
@@ -145,6 +149,8 @@ def _singular_masks(spec: _Spec, params: dict[str, Any]) -> list[tuple[Array, Ca
     if spec.variant == "ridge":  # lam = 0 is ridgeless least squares / min-norm
         return [(np.asarray(params["lam"] == 0, dtype=bool), _ridgeless)]
     masks = []
+    if spec.source == "penalized":
+        masks.append((np.asarray(params["mu"] >= 1, dtype=bool), _collapsed))
     if spec.source == "finite":
         masks.append((_equals_one(params["gamma_s"]), _gamma_s_one))
     if (spec.quantity, spec.method) in _GAMMA_ONE_NOISY:
@@ -243,6 +249,14 @@ def _gamma_s_one(spec: _Spec, params: dict[str, Any], backend) -> Array:
     return out
 
 
+def _collapsed(spec: _Spec, params: dict[str, Any], backend) -> Array:
+    """mu >= 1: pretraining learns nothing, fine-tuning is training from scratch."""
+    shape = params["gamma"].shape
+    if spec.quantity == "risk":
+        return _scratch(spec, params, backend)
+    return _fill(backend, shape, 0 if spec.quantity == "transfer" else backend.nan)
+
+
 def _scratch(spec: _Spec, params: dict[str, Any], backend) -> Array:
     return _compute(spec.like(quantity="risk", method="scratch", source="population"),
                     params, backend)
@@ -279,7 +293,7 @@ BASELINES = ("ridgeless", "optimal_ridge")
 
 
 def _prepare(method: str, *, gamma, theta, sigma, lam, depth, gamma_s, sigma_s, form, d,
-             precision, baseline="ridgeless") -> tuple[_Spec, dict[str, Any], Any]:
+             precision, baseline="ridgeless", mu=0.0) -> tuple[_Spec, dict[str, Any], Any]:
     digits = V.precision_digits(precision)
     V.choice("method", method, V.METHODS)
     V.choice("form", form, V.FORMS)
@@ -296,7 +310,8 @@ def _prepare(method: str, *, gamma, theta, sigma, lam, depth, gamma_s, sigma_s, 
     with context:
         params = V.theory_parameters(method, gamma=gamma, theta=theta, sigma=sigma, lam=lam,
                                      depth=depth, gamma_s=gamma_s, sigma_s=sigma_s,
-                                     precision=digits)
+                                     precision=digits, mu=mu)
+        penalized = _check_penalty(method, params, gamma_s, d)
         ridge = bool(np.asarray(params["lam"] != 0, dtype=bool).any())
         if method == "finetune" and ridge:
             raise ValueError("lam is the ridge penalty of linear transfer (or of ridge "
@@ -319,13 +334,35 @@ def _prepare(method: str, *, gamma, theta, sigma, lam, depth, gamma_s, sigma_s, 
     except ValueError:
         shapes = ", ".join(f"{k} {v.shape}" for k, v in arrays.items() if v.ndim)
         raise ValueError(f"parameter arrays do not broadcast together: {shapes}") from None
-    source = "population" if gamma_s is None else "finite"
+    source = "penalized" if penalized else ("population" if gamma_s is None else "finite")
     variant = ""
     if method == "scratch":
         variant = "optimal_ridge" if baseline == "optimal_ridge" else ("ridge" if ridge else "")
     spec = _Spec("risk", method, form, source, params.pop("depth"), finite_size, variant)
     params["depth"] = spec.depth
     return spec, params, backend
+
+
+def _check_penalty(method: str, params: dict[str, Any], gamma_s, d) -> bool:
+    """Whether the pretraining penalty mu is in use, and where its theory applies."""
+    mu = params["mu"]
+    if not bool(np.asarray(mu != 0, dtype=bool).any()):
+        return False
+    if method == "scratch":
+        raise ValueError("mu is the penalty of pretraining; method='scratch' does not pretrain")
+    if gamma_s is not None:
+        raise ValueError("mu > 0 (penalized pretraining) is modelled for population "
+                         "pretraining only; give gamma_s=None")
+    if d is not None:
+        raise ValueError("no finite-size expectation (d=...) is known with mu > 0")
+    if params["depth"] != 2:
+        raise ValueError("mu > 0 has a theory for depth=2 only: for depth >= 3 the origin is a "
+                         "local minimum of the penalized loss, and gradient flow from a "
+                         "vanishing initialization never leaves it (simulate() runs any depth)")
+    if method == "linear" and bool(np.asarray(mu >= 1, dtype=bool).any()):
+        raise ValueError("mu >= 1 leaves the pretrained weights at their random "
+                         "initialization; linear transfer on those features has no theory here")
+    return True
 
 
 def _finite_size_parameters(method: str, params: dict[str, Any], d, gamma_s) -> Array:
@@ -383,7 +420,7 @@ def _has_nan(out: Array) -> bool:
 
 def risk(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
          gamma_s=None, sigma_s=0.0, form: str = "exact", d: int | None = None,
-         precision: int | None = None, baseline: str = "ridgeless"):
+         precision: int | None = None, baseline: str = "ridgeless", mu=0.0):
     """Generalization error ``R = |beta_hat - beta_t|^2`` of a training method.
 
     Parameters
@@ -407,6 +444,10 @@ def risk(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
     baseline : for 'scratch' only: 'ridgeless' (default; min-norm / least squares, or ridge
         at the given lam) or 'optimal_ridge' (ridge at lam* = sigma^2/gamma, which removes the
         double-descent peak).
+    mu : penalty of pretraining (>= 0): pretraining minimizes ``E(f - y)^2 + mu |w - w_0|^2``
+        (w_0 the vanishing initialization, so the penalty is weight decay). Depth 2 shrinks the
+        pretrained vector to ``(1 - mu) beta_s``; ``mu >= 1`` learns nothing (fine-tuning is
+        then scratch training). Population pretraining and depth 2 only.
 
     Returns a float (or array) in float64; an mpmath number (or object array) with precision.
     Singular points (gamma = 1, gamma_s = 1) return their limits, ``inf`` where the risk
@@ -414,12 +455,12 @@ def risk(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
     """
     return _run("risk", method, dict(gamma=gamma, theta=theta, sigma=sigma, lam=lam,
                                      depth=depth, gamma_s=gamma_s, sigma_s=sigma_s, form=form,
-                                     d=d, precision=precision, baseline=baseline))
+                                     d=d, precision=precision, baseline=baseline, mu=mu))
 
 
 def transferability(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
                     gamma_s=None, sigma_s=0.0, form: str = "exact", d: int | None = None,
-                    precision: int | None = None, baseline: str = "ridgeless"):
+                    precision: int | None = None, baseline: str = "ridgeless", mu=0.0):
     """Transferability ``T = R_baseline - R_method`` (> 0: transfer helps); same parameters as
     :func:`risk`. ``lam`` is the method's ridge penalty; the reference is scratch training,
     ridgeless (default) or ridge at its optimal penalty (``baseline='optimal_ridge'``).
@@ -428,7 +469,7 @@ def transferability(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth
     gamma >= 1)."""
     V.choice("baseline", baseline, BASELINES)
     kwargs = dict(gamma=gamma, theta=theta, sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
-                  sigma_s=sigma_s, form=form, d=d, precision=precision)
+                  sigma_s=sigma_s, form=form, d=d, precision=precision, mu=mu)
     if d is None and baseline == "ridgeless" and method != "scratch":
         return _run("transfer", method, kwargs)
     reference = risk("scratch", gamma=gamma, sigma=sigma, d=d, precision=precision,
@@ -446,20 +487,20 @@ def transferability(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth
 
 
 def anomalous_transfer(method: str, *, gamma, theta, sigma=0.0, lam=0.0, depth: int = 2,
-                       gamma_s=None, sigma_s=0.0, form: str = "exact"):
+                       gamma_s=None, sigma_s=0.0, form: str = "exact", mu=0.0):
     """Where transfer beats the unregularized baseline but not the optimally regularized one:
     ``T_ridgeless > 0 >= T_optimal_ridge`` (the reviewers' "anomalous positive transfer", the
     double-descent peak of the baseline near gamma = 1). Boolean array over the broadcast
     parameters."""
     kwargs = dict(gamma=gamma, theta=theta, sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
-                  sigma_s=sigma_s, form=form)
+                  sigma_s=sigma_s, form=form, mu=mu)
     plain = np.asarray(transferability(method, **kwargs))
     tuned = np.asarray(transferability(method, baseline="optimal_ridge", **kwargs))
     return (plain > 0) & (tuned <= 0)
 
 
 def phase_boundary(method: str, *, gamma, sigma=0.0, lam=0.0, depth: int = 2, gamma_s=None,
-                   sigma_s=0.0, form: str = "exact", precision: int | None = None):
+                   sigma_s=0.0, form: str = "exact", precision: int | None = None, mu=0.0):
     """theta* in [0, pi/2] where ``transferability(method, ...)`` changes sign, in closed form.
 
     Fine-tuning: T > 0 exactly for theta < theta* (``theta* = pi/3`` for the paper's form).
@@ -470,4 +511,29 @@ def phase_boundary(method: str, *, gamma, sigma=0.0, lam=0.0, depth: int = 2, ga
         raise ValueError(f"method must be 'linear' or 'finetune' for a phase boundary, got {method!r}")
     return _run("boundary", method, dict(gamma=gamma, theta=None if method == "scratch" else 0.0,
                                          sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
-                                         sigma_s=sigma_s, form=form, d=None, precision=precision))
+                                         sigma_s=sigma_s, form=form, d=None, precision=precision,
+                                         mu=mu))
+
+
+def optimal_penalty(*, gamma, theta, sigma=0.0, form: str = "exact",
+                    precision: int | None = None):
+    """The pretraining penalty mu* that maximizes fine-tuning transferability (depth 2).
+
+    Fine-tuning from a pretrained vector shrunk to ``b beta_s`` has
+    ``T = (1-gamma) c b (2 cos(theta) - c b)`` (c: the null-space scale; 1 in the paper's form),
+    largest at ``c b = cos(theta)``, where ``T* = (1-gamma) cos(theta)^2 >= 0``: the best penalty
+    removes negative transfer. Paper's form: ``mu* = 1 - cos(theta)``; exact form:
+    ``mu* = 1 - cos(theta)^2/sqrt((1-gamma) cos(theta)^2 + B)``, B = gamma + sigma^2 gamma/(1-gamma).
+    For theta >= pi/2, mu* = 1 (learn nothing); for gamma >= 1 every mu gives T = 0 and 0 is
+    returned. ``transferability('finetune', mu=optimal_penalty(...))`` evaluates T*.
+    """
+    spec, params, backend = _prepare("finetune", gamma=gamma, theta=theta, sigma=sigma, lam=0.0,
+                                     depth=2, gamma_s=None, sigma_s=0.0, form=form, d=None,
+                                     precision=precision)
+    name = kernel_name("penalty", "finetune", form=form, source="penalized")
+    with _precision_context(precision):
+        out = backend.call(name, params, _shape(params))
+        if _has_nan(out):  # gamma = 1 with noise: B is infinite, every mu gives T = 0
+            gamma_one = np.broadcast_to(np.asarray(params["gamma"] == 1, dtype=bool), out.shape)
+            out = np.where(gamma_one, 0, out).astype(out.dtype)
+        return backend.finish(out)

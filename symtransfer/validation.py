@@ -107,7 +107,7 @@ def real(name: str, value: Any, *, precision: int | None = None, lower: float | 
 
 
 def theory_parameters(method: str, *, gamma, theta, sigma, lam, depth, gamma_s, sigma_s,
-                      precision: int | None) -> dict[str, Any]:
+                      precision: int | None, mu=0.0) -> dict[str, Any]:
     """Validate the theory's parameters; returns arrays (and ``depth`` as int)."""
     choice("method", method, METHODS)
     if theta is None and method != "scratch":
@@ -121,6 +121,7 @@ def theory_parameters(method: str, *, gamma, theta, sigma, lam, depth, gamma_s, 
         "lam": real("lam", lam, precision=precision, lower=0),
         "depth": integer("depth", depth, minimum=2),
         "sigma_s": real("sigma_s", sigma_s, precision=precision, lower=0),
+        "mu": real("mu", mu, precision=precision, lower=0),
     }
     if gamma_s is not None:
         params["gamma_s"] = real("gamma_s", gamma_s, precision=precision, lower=0,
