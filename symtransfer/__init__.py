@@ -5,6 +5,7 @@ Numeric API (numpy only; sympy is imported on first symbolic use):
 * :func:`risk` — generalization error of 'scratch', 'linear' (ridge) or 'finetune' training;
 * :func:`transferability` — T = R_scratch - R_method;
 * :func:`phase_boundary` — theta* where T changes sign;
+* :func:`optimal_penalty` — the pretraining penalty mu* that maximizes fine-tuning's T;
 * :func:`simulate` — the Monte-Carlo twin of :func:`risk` (gradient flow at finite d).
 
 Symbolic API: :func:`expr` (the sympy expression behind each number) and :func:`check`
@@ -15,10 +16,11 @@ from __future__ import annotations
 from typing import Any
 
 from .mc import ConvergenceError, SimulationResult, simulate
-from .theory import anomalous_transfer, phase_boundary, risk, transferability
+from .theory import anomalous_transfer, optimal_penalty, phase_boundary, risk, transferability
 
 __version__ = "0.1.0"
-__all__ = ["risk", "transferability", "phase_boundary", "anomalous_transfer", "simulate",
+__all__ = ["risk", "transferability", "phase_boundary", "anomalous_transfer", "optimal_penalty",
+           "simulate",
            "SimulationResult", "ConvergenceError", "expr", "check", "__version__"]
 
 

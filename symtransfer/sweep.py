@@ -32,10 +32,10 @@ import numpy as np
 from . import validation as V
 
 FORMAT = "symtransfer-sweep-1"
-AXES = ("gamma", "theta", "sigma", "lam", "depth", "gamma_s", "sigma_s")
+AXES = ("gamma", "theta", "sigma", "lam", "depth", "gamma_s", "sigma_s", "mu")
 SETTINGS = dict(gamma=None, theta=None, sigma=0.0, lam=0.0, depth=2, gamma_s=None, sigma_s=0.0, d=200, instances=20,
                 seed=0, alpha=1e-5, init="random", tol=1e-6, max_steps=100_000,
-                rank_tol=1e-3, baseline="ridgeless")
+                rank_tol=1e-3, baseline="ridgeless", mu=0.0)
 
 
 @dataclass

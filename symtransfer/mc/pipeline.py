@@ -27,6 +27,7 @@ from .. import validation as V
 from .data import Design, gaussian_data, population_problem, sample_problem, teachers
 from .gradient_flow import MAX_STEPS, TOL, TrainStats, train
 from .network import Trainable, Weights, small_init
+from .penalized import train_penalized
 from .result import SimulationResult
 
 _STREAMS = ("pretrain_init", "source_data", "target_data", "scratch_init", "readout")
@@ -41,10 +42,15 @@ def instance_streams(seed: int, instances: int) -> dict[str, list[np.random.Gene
 
 
 def pretrain(streams, *, d: int, depth: int, gamma_s, sigma_s: float, alpha: float, init: str,
-             train_options: dict) -> tuple[Weights, TrainStats]:
-    """Gradient flow on the source loss from small initialization."""
+             train_options: dict, mu: float = 0.0) -> tuple[Weights, TrainStats]:
+    """Gradient flow on the source loss from small initialization (with ``mu > 0``: plus the
+    penalty ``mu/2 |w - w_0|^2`` toward the initialization; population source only)."""
     beta_s, _ = teachers(d, 0.0)
     K = len(streams["pretrain_init"])
+    if mu > 0:
+        start = small_init(streams["pretrain_init"], d, depth, alpha, init)
+        options = {k: v for k, v in train_options.items() if k in ("tol", "max_steps", "progress")}
+        return train_penalized(start, beta_s, mu, **options)
     if gamma_s is None:
         problem = population_problem(beta_s, K)
     else:
@@ -113,7 +119,7 @@ def _validate(method: str, kw: dict[str, Any]) -> dict[str, Any]:
                         lam=kw["lam"], depth=kw["depth"], gamma_s=kw["gamma_s"],
                         sigma_s=kw["sigma_s"], precision=None)
     for name in ("gamma", "theta", "sigma", "lam", "gamma_s", "sigma_s", "alpha", "tol",
-                 "rank_tol"):
+                 "rank_tol", "mu"):
         if kw[name] is not None and np.ndim(kw[name]) != 0:
             raise ValueError(f"{name} must be a scalar for simulate (sweep over grids instead)")
     if method == "finetune" and kw["lam"] != 0:
@@ -123,6 +129,12 @@ def _validate(method: str, kw: dict[str, Any]) -> dict[str, Any]:
     if kw["baseline"] != "ridgeless" and (method != "scratch" or kw["lam"] != 0):
         raise ValueError("baseline='optimal_ridge' is a scratch learner that chooses lam "
                          "itself: use it with method='scratch' and lam=0")
+    V.real("mu", kw["mu"], lower=0)
+    if kw["mu"] != 0 and method == "scratch":
+        raise ValueError("mu is the penalty of pretraining; method='scratch' does not pretrain")
+    if kw["mu"] != 0 and kw["gamma_s"] is not None:
+        raise ValueError("mu > 0 (penalized pretraining) is simulated on the population "
+                         "source only; give gamma_s=None")
     if kw["gamma_s"] is None and kw["sigma_s"] != 0:
         raise ValueError("sigma_s needs gamma_s (gamma_s=None is population pretraining)")
     V.integer("d", kw["d"], minimum=2)
@@ -143,7 +155,8 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
              sigma_s: float = 0.0, d: int = 200, instances: int = 20, seed: int = 0,
              alpha: float = 1e-5, init: str = "random", tol: float = TOL,
              max_steps: int = MAX_STEPS, rank_tol: float = 1e-3,
-             baseline: str = "ridgeless", progress: bool | None = None) -> SimulationResult:
+             baseline: str = "ridgeless", mu: float = 0.0,
+             progress: bool | None = None) -> SimulationResult:
     """Monte-Carlo twin of :func:`symtransfer.risk`: same method names and parameters, plus
     the dimension ``d``, the number of independent ``instances`` and the ``seed``.
 
@@ -157,11 +170,15 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
     ``method='scratch'`` with ``lam > 0`` is ridge regression on the target data (the
     estimator ``(X^T X/n + lam)^{-1} X^T y/n``, computed exactly), and with
     ``baseline='optimal_ridge'`` ridge at the asymptotically optimal ``lam* = sigma^2/gamma``.
+
+    ``mu > 0`` pretrains (population source, any depth) with the penalty ``mu |w - w_0|^2``
+    toward the initialization (:mod:`symtransfer.mc.penalized`; convergence is stationarity).
+    With the default small ``alpha`` it is weight decay; a large ``alpha`` gives the lazy end.
     """
     params = _validate(method, dict(
         gamma=gamma, theta=theta, sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
         sigma_s=sigma_s, d=d, instances=instances, seed=seed, alpha=alpha, init=init, tol=tol,
-        max_steps=max_steps, rank_tol=rank_tol, baseline=baseline))
+        max_steps=max_steps, rank_tol=rank_tol, baseline=baseline, mu=mu))
     streams = instance_streams(seed, instances)
     theta = 0.0 if theta is None else float(theta)
     _, beta_t = teachers(d, theta)
@@ -183,7 +200,7 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
     else:
         weights, pre = pretrained(seed, instances, d=d, depth=depth, gamma_s=gamma_s,
                                   sigma_s=sigma_s, alpha=alpha, init=init, tol=tol,
-                                  max_steps=max_steps, progress=progress)
+                                  max_steps=max_steps, progress=progress, mu=float(mu))
         diagnostics["pretrain"] = pre.as_dict()
         beta_source = weights.end_to_end()
         if method == "linear":
@@ -218,13 +235,13 @@ def target_design(seed: int, instances: int, d: int, n: int) -> Design:
 @lru_cache(maxsize=2)
 def pretrained(seed: int, instances: int, *, d: int, depth: int, gamma_s, sigma_s: float,
                alpha: float, init: str, tol: float, max_steps: int,
-               progress: bool | None = None) -> tuple[Weights, TrainStats]:
+               progress: bool | None = None, mu: float = 0.0) -> tuple[Weights, TrainStats]:
     """Pretrained weights (cached: they do not depend on the target, so every grid point of a
     sweep with the same source and seed shares one pretraining)."""
     weights, stats = pretrain(instance_streams(seed, instances), d=d, depth=depth,
                               gamma_s=gamma_s, sigma_s=sigma_s, alpha=alpha, init=init,
                               train_options=dict(tol=tol, max_steps=max_steps,
-                                                 progress=progress))
+                                                 progress=progress), mu=mu)
     for array in weights.layers + [weights.last]:
         array.flags.writeable = False
     return weights, stats
