@@ -13,7 +13,9 @@ overlays come from :class:`symtransfer.sweep.Sweep` objects (see
 * :func:`ridge_curve` -- ridge-transfer risk against the penalty lam;
 * :func:`double_descent` -- scratch risk against gamma: asymptotic, exact finite-d, MC;
 * :func:`finetune_forms` -- fine-tuning risk: the exact form, the paper's form, MC, and the
-  endpoint of every run compared with each form's prediction on the same data.
+  endpoint of every run compared with each form's prediction on the same data;
+* :func:`penalty_transfer` -- fine-tuning T against the pretraining penalty mu (rich to lazy),
+  the best mu* and the transfer it buys, with Monte-Carlo points.
 
 Monte-Carlo values are means over instances with their standard error (error bars: +- 1 sem);
 a grid point that was not run, or where some instance did not converge, is NaN and is shown as
@@ -61,7 +63,7 @@ def _pi_label(theta: float) -> str:
 
 #: how each theory parameter is written in titles and tables
 PARAM_SYMBOLS = {"gamma": "\u03b3", "theta": "\u03b8", "sigma": "\u03c3", "lam": "\u03bb",
-                 "depth": "L", "gamma_s": "\u03b3_s", "sigma_s": "\u03c3_s"}
+                 "depth": "L", "gamma_s": "\u03b3_s", "sigma_s": "\u03c3_s", "mu": "\u03bc"}
 
 
 def _params_text(**params: Any) -> str:
@@ -139,7 +141,7 @@ def _along(grid: Mapping[str, np.ndarray], arrays: Sequence[np.ndarray], axis: s
 
 # scratch's risk does not depend on these (in law), so a scratch sweep without such an axis
 # serves every value of it
-_SCRATCH_FREE = ("theta", "lam", "depth", "gamma_s", "sigma_s")
+_SCRATCH_FREE = ("theta", "lam", "depth", "gamma_s", "sigma_s", "mu")
 
 
 def mc_transferability(scratch, method_sweep,
@@ -1004,4 +1006,91 @@ def phase_diagram_baselines(method: str = "finetune", *, sigma: float = 0.3, dep
                  + (f"; clipped at \u00b1{cap:g}" if extend != "neither" else ""))
     fig.suptitle(f"Phase diagram of {METHOD_NAMES[method]} against two baselines: "
                  + _params_text(**params))
+    return fig
+
+
+# ------------------------------------------------------------------ penalized pretraining
+
+def penalty_transfer(*, gamma: float = 0.5, sigma: float = 0.2,
+                     thetas: Iterable[float] = (math.pi / 8, math.pi / 4, 3 * math.pi / 8,
+                                                7 * math.pi / 16),
+                     mu: Iterable[float] | None = None, mc: Any = None):
+    """Fine-tuning after pretraining with the penalty ``mu |w - w_0|^2`` (depth 2, population
+    source, vanishing initialization, so the penalty is weight decay).
+
+    Left: T against mu, one colour per theta: exact form solid, paper's form dashed, the best
+    penalty mu* (exact form) starred, Monte-Carlo means +- paired sem from ``mc = (scratch,
+    finetune)`` sweeps (the fine-tuning sweep over mu and theta at this gamma, the scratch
+    sweep over gamma). mu >= 1 learns nothing: T = 0. Right: T at mu = 0 and at mu* against
+    theta for a few gamma: the best penalty turns every negative T into (1-gamma) cos^2 >= 0.
+    """
+    from matplotlib.lines import Line2D
+
+    mus = np.linspace(0.0, 1.8, 721) if mu is None else np.asarray(mu, dtype=float)
+    thetas = [float(t) for t in thetas]
+    fig = _figure((13.0, 5.2))
+    left, right = fig.subplots(1, 2)
+    base = dict(gamma=gamma, sigma=sigma)
+    mc_T = None
+    if mc is not None:
+        scratch, ft = mc
+        _check_sweep(ft, "finetune", "the penalty sweep", gamma=gamma, sigma=sigma)
+        if "gamma" in ft.grid and _index(ft.grid["gamma"], gamma) is None:
+            raise ValueError(f"the penalty sweep has no gamma={gamma!r} (its gamma: "
+                             f"{ft.grid['gamma'].tolist()})")
+        if "mu" not in ft.grid:
+            raise ValueError("the penalty sweep must have a 'mu' axis")
+        grid, T, sem = mc_transferability(scratch, ft)
+        mc_T = (grid, T, sem)
+    for i, th in enumerate(thetas):
+        color = f"C{i}"
+        for form, ls in (("exact", "-"), ("paper", "--")):
+            T = theory.transferability("finetune", theta=th, mu=mus, form=form, **base)
+            left.plot(mus, T, color=color, ls=ls, lw=2 if form == "exact" else 1.3,
+                      label=f"\u03b8 = {_pi_label(th)}" if form == "exact" else None)
+        m_star = theory.optimal_penalty(theta=th, **base)
+        left.plot([m_star], [theory.transferability("finetune", theta=th, mu=m_star, **base)],
+                  marker="*", ms=15, color=color, mec="k", zorder=6, ls="")
+        if mc_T is not None:
+            found = _along(mc_T[0], mc_T[1:], "mu", {"theta": th, "gamma": gamma})
+            if found is not None:
+                x, m, e = found
+                _errorbar(left, x, m, e, color=color, markeredgecolor="k",
+                          markeredgewidth=0.6)
+    left.axhline(0.0, color="0.3", lw=0.8)
+    left.axvline(1.0, color="0.5", ls=":", lw=1.0)
+    left.set_xlabel("\u03bc   (pretraining penalty \u03bc|w \u2212 w\u2080|\u00b2: rich "
+                    "\u2192 lazy)")
+    left.set_ylabel("T = R_scratch \u2212 R_finetune   (> 0: transfer helps)")
+    handles, _ = left.get_legend_handles_labels()
+    handles += [Line2D([], [], color="0.3", lw=2, label="exact form"),
+                Line2D([], [], color="0.3", lw=1.3, ls="--", label="paper's form (c = 1)"),
+                Line2D([], [], color="0.3", marker="*", ms=12, mec="k", ls="",
+                       label="best \u03bc* (exact form)")]
+    if mc_T is not None:
+        handles.append(Line2D([], [], color="0.3", marker="o", ls="", markeredgecolor="k",
+                              label=f"Monte-Carlo \u00b1 paired sem (d = "
+                                    f"{_setting(mc[1], 'd')}, {mc[1].errors.shape[-1]} runs)"))
+    left.legend(handles=handles, fontsize=8, loc="lower right", framealpha=0.9)
+    left.set_title("Fine-tuning after penalized pretraining\n" + _params_text(**base)
+                   + ", L = 2; \u03bc \u2265 1: nothing learned, T = 0", fontsize=10)
+    TH = np.linspace(0.0, math.pi, 361)
+    for i, g in enumerate(sorted({0.2, 0.5, 0.8} | {gamma})):
+        color = f"C{i + 5}"
+        plain = theory.transferability("finetune", gamma=g, theta=TH, sigma=sigma)
+        best = theory.transferability("finetune", gamma=g, theta=TH, sigma=sigma,
+                                      mu=theory.optimal_penalty(gamma=g, theta=TH,
+                                                                sigma=sigma))
+        right.plot(TH / HALF_PI, plain, color=color, ls="--", lw=1.3)
+        right.plot(TH / HALF_PI, best, color=color, lw=2, label=f"\u03b3 = {g:g}")
+    right.axhline(0.0, color="0.3", lw=0.8)
+    right.set_xlabel("\u03b8 / (\u03c0/2)   (> 1: negative overlap cos \u03b8 < 0)")
+    right.set_ylabel("T")
+    handles, _ = right.get_legend_handles_labels()
+    handles += [Line2D([], [], color="0.3", lw=2, label="best penalty \u03bc*: "
+                       "(1\u2212\u03b3) cos\u00b2\u03b8 (0 beyond \u03c0/2)"),
+                Line2D([], [], color="0.3", lw=1.3, ls="--", label="no penalty (\u03bc = 0)")]
+    right.legend(handles=handles, fontsize=8, loc="lower left", framealpha=0.9)
+    right.set_title("The best penalty removes negative transfer (exact form, "
+                    f"\u03c3 = {sigma:g})", fontsize=10)
     return fig
