@@ -68,6 +68,14 @@ class Config:
     forms_instances: int = 16
     table_d: int = 200
     table_instances: int = 16
+    # fine-tuning after pretraining with the penalty mu |w - w_0|^2 (scratch: the dd sweep)
+    penalty_gamma: float = 0.5
+    penalty_mus: tuple = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 1.2)
+    penalty_thetas: tuple = (PI / 8, PI / 4, 3 * PI / 8, 7 * PI / 16)
+    # two-layer ReLU student-teacher transfer (symtransfer.relu; its own default sizes)
+    relu_gammas: tuple = (0.2, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0)
+    relu_thetas: tuple = tuple(k * PI / 12 for k in range(7))
+    relu_instances: int = 16
 
 
 FULL = Config("full", d=100, instances=8)
@@ -75,7 +83,9 @@ QUICK = Config("quick", d=50, instances=8, phase_gammas=(0.4, 0.6, 1.4),
                phase_thetas=(PI / 8, PI / 4, 3 * PI / 8), dd_gammas=(0.2, 0.4, 0.6, 1.4, 2.0),
                ridge_d=50, ridge_instances=8, ridge_lams=(0.0, 0.5, 1.0, 2.0),
                forms_gammas=(0.4, 0.6, 1.4), forms_instances=8, table_d=50,
-               table_instances=8)
+               table_instances=8, penalty_gamma=0.4, penalty_mus=(0.0, 0.4, 0.8, 1.2),
+               penalty_thetas=(PI / 4, 7 * PI / 16), relu_gammas=(0.4, 1.0),
+               relu_thetas=(0.0, PI / 4, PI / 2), relu_instances=4)
 
 
 # ----------------------------------------------------------------------------- logging
@@ -130,6 +140,25 @@ def _sweep(log: _Log, data: Path, name: str, method: str, grid: dict, *, workers
         + (f"reused from {path.name}" if reused else
            f"in {time.perf_counter() - t:.1f} s")
         + (f"; {bad} point(s) with unconverged instances" if bad else ""))
+    return sweep
+
+
+def _relu_sweep(cfg: Config, data: Path, log: _Log):
+    """The two-layer ReLU sweep over (gamma, theta), in this process (its pretraining is
+    shared by every point)."""
+    from .relu.sweep import run_relu_sweep
+
+    path = data / f"relu_{cfg.name}.npz"
+    before = path.stat().st_mtime_ns if path.exists() else None
+    t = time.perf_counter()
+    sweep = run_relu_sweep({"gamma": cfg.relu_gammas, "theta": cfg.relu_thetas}, path=path,
+                           instances=cfg.relu_instances, seed=cfg.seed, progress=False)
+    reused = before is not None and path.stat().st_mtime_ns == before
+    if reused:
+        log.reused.append(path.name)
+    log(f"sweep relu_{cfg.name}: {len(cfg.relu_gammas) * len(cfg.relu_thetas)} points "
+        f"(two-layer ReLU, scratch/linear/fine-tuning, {cfg.relu_instances} instances) "
+        + (f"reused from {path.name}" if reused else f"in {time.perf_counter() - t:.1f} s"))
     return sweep
 
 
@@ -273,7 +302,7 @@ def _fmt_params(kw: dict) -> str:
     """Parameters at their non-default values (lam = 0, depth 2, population source omitted)."""
     from .plots import PARAM_SYMBOLS, _pi_label
 
-    defaults = {"lam": 0.0, "depth": 2, "sigma_s": 0.0}
+    defaults = {"lam": 0.0, "depth": 2, "sigma_s": 0.0, "mu": 0.0}
     parts = []
     order = list(PARAM_SYMBOLS)
     for k in sorted(kw, key=lambda k: order.index(k) if k in order else len(order)):
@@ -445,6 +474,14 @@ FORMULAS = [
     ("Transferability of fine-tuning, paper form, finite source", "finetune",
      {"quantity": "transferability", "source": "finite", "form": "paper"},
      ["phase: T finetune paper, finite", "phase: paper T_ft, finite source"]),
+    ("Pretrained norm after penalized pretraining, |\u03b2\u0302_s| (depth 2, \u03bc < 1)",
+     "formulas.penalized_norm", {}, ["penalty: L=2 stationary", "penalty: nuclear-norm"]),
+    ("Fine-tuning after penalized pretraining, exact form", "finetune",
+     {"source": "penalized", "depth": 2}, ["finetune: exact, penalized source, L=2"]),
+    ("Best pretraining penalty \u03bc* for fine-tuning, exact form",
+     "formulas.optimal_pretrain_penalty", {"form": "exact"}, ["penalty: mu* (exact form)"]),
+    ("Transferability of fine-tuning at the best penalty, T*",
+     "formulas.best_penalized_transfer", {}, ["penalty: T* =", "penalty: shipped T(mu) peaks"]),
     ("Phase boundary \u03b8* of linear (ridge) transfer, population", "linear",
      {"quantity": "boundary"}, ["phase: theta* linear, population"]),
     ("Phase boundary \u03b8* of linear (ridge) transfer, finite source", "linear",
@@ -507,6 +544,7 @@ def _save(fig, figures: Path, name: str) -> list[Path]:
 def _make_figures(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> list:
     """Draw every figure family; returns [(name, title, caption)]."""
     from . import plots
+    from .plots import METHOD_NAMES
 
     s = cfg.sigma
     made = []
@@ -602,6 +640,47 @@ def _make_figures(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _L
                  "(integration error) to the exact form, 10-100 times more to the paper's; "
                  "above \u03b3 = 1 both are least squares."))
     log("figure finetune_forms")
+    fig = plots.penalty_transfer(gamma=cfg.penalty_gamma, sigma=s,
+                                 thetas=cfg.penalty_thetas, mc=(scratch, sweeps["penalty"]))
+    _save(fig, figures, "penalty")
+    made.append(("penalty", "Pretraining with a penalty toward the initialization (rich to lazy)",
+                 "Pretraining minimizes E(f \u2212 y)\u00b2 + \u03bc|w \u2212 w\u2080|\u00b2; "
+                 "from the vanishing initialization the penalty is weight decay, the "
+                 "pretrained vector shrinks to (1 \u2212 \u03bc)\u03b2_s (depth 2), and "
+                 "\u03bc \u2265 1 learns nothing (the lazy end: fine-tuning is scratch "
+                 f"training, T = 0). Left: fine-tuning T against \u03bc at \u03b3 = "
+                 f"{cfg.penalty_gamma}, \u03c3 = {s}; exact form solid, paper's form dashed, "
+                 "stars at the best \u03bc* (exact form); Monte-Carlo means \u00b1 paired "
+                 f"sem (d = {d}, {K} runs; penalized pretraining by Heun gradient flow to "
+                 "stationarity, then fine-tuning). Right: T without penalty (dashed) and at "
+                 "\u03bc* (solid) against \u03b8: the best penalty gives T* = "
+                 "(1 \u2212 \u03b3) cos\u00b2\u03b8 \u2265 0 for \u03b8 \u2264 \u03c0/2 "
+                 "and T* = 0 beyond (learn nothing): it removes negative transfer. Runs at "
+                 "depth 3 stay at the origin for every \u03bc > 0 (a local minimum there), "
+                 "so this theory is for depth 2."))
+    log("figure penalty")
+    from .relu.plots import relu_phase_diagram
+
+    relu = sweeps["relu"]
+    rs = relu.settings
+    for method in ("linear", "finetune"):
+        fig = relu_phase_diagram(relu, method)
+        _save(fig, figures, f"relu_{method}")
+        made.append((f"relu_{method}", "Two-layer ReLU networks: " + METHOD_NAMES[method],
+                     f"Transferability of {METHOD_NAMES[method]} for two-layer ReLU "
+                     f"student-teacher networks (paper Sec. 4; d = {rs['d']}, teacher width "
+                     f"{rs['teacher_width']}, student width {rs['width']}, "
+                     f"{rs['instances']} instances, pretraining on the exact population "
+                     "loss from small initialization). The target's hidden features are the "
+                     "source's rotated by \u03b8; the x axis is the measured feature residual "
+                     "\u03c1 (the fraction of the target function outside the span of the "
+                     "pretrained hidden activations, by regression on them), which is "
+                     "sin\u00b2\u03b8 in the linear model. Left: the linear theory's T over "
+                     "(\u03c1 = sin\u00b2\u03b8, \u03b3); right: the ReLU Monte-Carlo T "
+                     "(paired differences on the same target data; dots: sign not resolved). "
+                     "The phase picture carries over: transfer helps where the target lies "
+                     "in the pretrained feature space and hurts where it does not."))
+        log(f"figure relu_{method}")
     return made
 
 
@@ -753,7 +832,8 @@ def _write_markdown(path: Path, *, cfg: Config, made: list, table: list[Check],
            "(`sympy.latex(symtransfer.expr(...))`), with the status of its re-derivation from "
            "primitives (`derivations/`, `symtransfer check`). Symbols: \u03b3 = n/d, "
            "\u03b3_s = n_s/d, \u03b8 the teacher angle, \u03c3 and \u03c3_s the target and "
-           "source noise, \u03bb the ridge penalty, L the depth, d the dimension. "
+           "source noise, \u03bb the ridge penalty, \u03bc the pretraining penalty, L the depth, "
+           "d the dimension. "
            "$\\operatorname{root}_{+}[p(x)]$ is the unique positive root of the polynomial p "
            "(in radicals for L = 2, 3).", ""]
     for title, latex, status in formulas:
@@ -836,7 +916,11 @@ def _monte_carlo(cfg: Config, data: Path, workers, client, log: _Log):
                         {"lam": cfg.ridge_lams, "theta": cfg.slice_thetas},
                         **dict(common, d=cfg.ridge_d, instances=cfg.ridge_instances,
                                gamma=cfg.ridge_gamma)),
+        "penalty": _sweep(log, data, f"penalty_{tag}", "finetune",
+                          {"gamma": [cfg.penalty_gamma], "mu": cfg.penalty_mus,
+                           "theta": cfg.penalty_thetas}, **common),
     }
+    sweeps["relu"] = _relu_sweep(cfg, data, log)
     log.stage("sweeps", "reused" if len(log.reused) == len(sweeps) else "")
     # the checked cases (the costliest first, for load balance) and the fine-tuning runs
     # compared with both forms: one process pool
@@ -862,6 +946,8 @@ def _monte_carlo(cfg: Config, data: Path, workers, client, log: _Log):
         "linear (phase grid)": sweep_checks(sweeps["linear"], "linear"),
         "fine-tuning (phase grid)": sweep_checks(sweeps["finetune"], "finetune"),
         "ridge": sweep_checks(sweeps["ridge"], "ridge"),
+        "fine-tuning after penalized pretraining": sweep_checks(sweeps["penalty"],
+                                                                "finetune/penalty"),
     }
     fchecks = []
     for p, run in zip(form_params, form_out):
