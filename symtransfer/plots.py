@@ -562,7 +562,6 @@ def double_descent(*, gamma: Iterable[float] | None = None, sigma: float = 0.2,
     the exact finite-d expectation on whole sample numbers n (d from ``mc`` when not given),
     and Monte-Carlo means +- sem from a scratch sweep over gamma. Log y-axis when sigma > 0.
     """
-    from matplotlib.lines import Line2D
 
     G = _default_gamma(gamma, 0.05, 3.0, 600)
     if mc is not None:
@@ -665,7 +664,6 @@ def finetune_forms(*, gamma: Iterable[float] | None = None, theta: float = 3 * m
         R_exact - R_paper, and each run's distance to the endpoint each form predicts.
         Without ``mc`` the runs also give the left panel's Monte-Carlo points.
     """
-    from matplotlib.lines import Line2D
 
     params = dict(theta=theta, sigma=sigma, depth=depth, gamma_s=gamma_s, sigma_s=sigma_s)
     G = _default_gamma(gamma, 0.02, 2.0, 400)

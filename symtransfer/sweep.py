@@ -17,11 +17,8 @@ worker that computed it.
 """
 from __future__ import annotations
 
-import itertools
-import json
 import os
 import platform
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,6 +27,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from . import validation as V
+from ._sweepfile import GridResults, load, parse_grid, same_settings, save_atomic
 
 FORMAT = "symtransfer-sweep-1"
 AXES = ("gamma", "theta", "sigma", "lam", "depth", "gamma_s", "sigma_s", "mu")
@@ -39,7 +37,7 @@ SETTINGS = dict(gamma=None, theta=None, sigma=0.0, lam=0.0, depth=2, gamma_s=Non
 
 
 @dataclass
-class Sweep:
+class Sweep(GridResults):
     """Per-instance results of one method over a grid.
 
     ``grid`` maps each swept parameter (in order) to its values; ``settings`` holds every other
@@ -56,16 +54,6 @@ class Sweep:
     steps: np.ndarray
     done: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.done.shape
-
-    def points(self) -> Iterable[tuple[tuple[int, ...], dict[str, Any]]]:
-        """(index, parameters) of every grid point."""
-        names = list(self.grid)
-        for index in itertools.product(*(range(len(v)) for v in self.grid.values())):
-            yield index, {k: _scalar(self.grid[k][i]) for k, i in zip(names, index)}
 
     def mean(self) -> np.ndarray:
         """Mean error per grid point; NaN where not done or where an instance did not
@@ -104,37 +92,16 @@ class Sweep:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write atomically: a temporary file in the same folder, renamed over ``path``."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         header = dict(self.meta, format=FORMAT, method=self.method, settings=self.settings,
                       axes=list(self.grid))
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, header=np.array(json.dumps(header)), errors=self.errors,
-                         converged=self.converged, steps=self.steps, done=self.done,
-                         **{f"grid_{k}": v for k, v in self.grid.items()})
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        save_atomic(path, header, self.grid, dict(errors=self.errors, converged=self.converged,
+                                                  steps=self.steps, done=self.done))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Sweep":
-        with np.load(path, allow_pickle=False) as data:
-            header = json.loads(str(data["header"]))
-            if header.get("format") != FORMAT:
-                raise ValueError(f"{path} is not a symtransfer sweep file ({FORMAT})")
-            grid = {k: data[f"grid_{k}"] for k in header["axes"]}
-            arrays = {k: data[k] for k in ("errors", "converged", "steps", "done")}
+        header, grid, arrays = load(path, FORMAT, ("errors", "converged", "steps", "done"))
         meta = {k: v for k, v in header.items() if k not in ("method", "settings", "axes")}
         return cls(header["method"], grid, header["settings"], meta=meta, **arrays)
-
-
-def _scalar(value):
-    value = value.item() if hasattr(value, "item") else value
-    return None if isinstance(value, float) and np.isnan(value) else value
 
 
 def _versions() -> dict[str, str]:
@@ -148,18 +115,7 @@ def _versions() -> dict[str, str]:
 
 
 def _grid(grid: dict[str, Iterable]) -> dict[str, np.ndarray]:
-    if not isinstance(grid, dict) or not grid:
-        raise TypeError("grid must be a non-empty dict mapping parameter names to values")
-    out = {}
-    for name, values in grid.items():
-        if name not in AXES:
-            raise ValueError(f"grid parameter {name!r} is not one of {AXES}")
-        arr = np.asarray([np.nan if v is None else v for v in np.atleast_1d(values)],
-                         dtype=int if name == "depth" else float)
-        if arr.ndim != 1 or arr.size == 0:
-            raise ValueError(f"grid values for {name!r} must be a non-empty 1-d sequence")
-        out[name] = arr
-    return out
+    return parse_grid(grid, AXES, int_axes=("depth",), none_as_nan=True)
 
 
 def _new(method: str, grid: dict[str, np.ndarray], settings: dict[str, Any]) -> Sweep:
@@ -174,7 +130,7 @@ def _new(method: str, grid: dict[str, np.ndarray], settings: dict[str, Any]) -> 
 def _same_definition(a: Sweep, b: Sweep) -> bool:
     return (a.method == b.method and list(a.grid) == list(b.grid)
             and all(np.array_equal(a.grid[k], b.grid[k], equal_nan=True) for k in a.grid)
-            and json.loads(json.dumps(a.settings)) == json.loads(json.dumps(b.settings)))
+            and same_settings(a.settings, b.settings))
 
 
 def run_point(method: str, settings: dict[str, Any], params: dict[str, Any]):

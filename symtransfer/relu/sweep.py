@@ -14,10 +14,7 @@ back identical arrays. Points may run in spawned worker processes with one BLAS 
 """
 from __future__ import annotations
 
-import itertools
-import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +22,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from .._sweepfile import GridResults, load, parse_grid, same_settings, save_atomic
 from .experiment import DEFAULTS, METHODS, _check, simulate_relu
 
 FORMAT = "symtransfer-relu-sweep-1"
@@ -33,7 +31,7 @@ _INT_AXES = ("shared",)
 
 
 @dataclass
-class ReluSweep:
+class ReluSweep(GridResults):
     """Per-instance results of the three methods over a grid.
 
     ``grid`` maps each swept parameter (in order) to its values; ``settings`` holds every
@@ -52,16 +50,6 @@ class ReluSweep:
     residual: np.ndarray
     done: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.done.shape
-
-    def points(self) -> Iterable[tuple[tuple[int, ...], dict[str, Any]]]:
-        """(index, parameters) of every grid point."""
-        names = list(self.grid)
-        for index in itertools.product(*(range(len(v)) for v in self.grid.values())):
-            yield index, {k: self.grid[k][i].item() for k, i in zip(names, index)}
 
     def _ok(self, m: int) -> np.ndarray:
         return self.done & self.converged[m].all(axis=-1)
@@ -94,47 +82,23 @@ class ReluSweep:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write atomically: a temporary file in the same folder, renamed over ``path``."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         header = dict(self.meta, format=FORMAT, methods=list(self.methods),
                       settings=self.settings, axes=list(self.grid))
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, header=np.array(json.dumps(header)), errors=self.errors,
-                         converged=self.converged, steps=self.steps, residual=self.residual,
-                         done=self.done, **{f"grid_{k}": v for k, v in self.grid.items()})
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        save_atomic(path, header, self.grid, dict(
+            errors=self.errors, converged=self.converged, steps=self.steps,
+            residual=self.residual, done=self.done))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "ReluSweep":
-        with np.load(path, allow_pickle=False) as data:
-            header = json.loads(str(data["header"]))
-            if header.get("format") != FORMAT:
-                raise ValueError(f"{path} is not a symtransfer ReLU sweep file ({FORMAT})")
-            grid = {k: data[f"grid_{k}"] for k in header["axes"]}
-            arrays = {k: data[k] for k in ("errors", "converged", "steps", "residual", "done")}
+        header, grid, arrays = load(path, FORMAT,
+                                    ("errors", "converged", "steps", "residual", "done"))
         meta = {k: v for k, v in header.items()
                 if k not in ("format", "methods", "settings", "axes")}
         return cls(tuple(header["methods"]), grid, header["settings"], meta=meta, **arrays)
 
 
 def _grid(grid: dict[str, Iterable]) -> dict[str, np.ndarray]:
-    if not isinstance(grid, dict) or not grid:
-        raise TypeError("grid must be a non-empty dict mapping parameter names to values")
-    out = {}
-    for name, values in grid.items():
-        if name not in AXES:
-            raise ValueError(f"grid parameter {name!r} is not one of {AXES}")
-        arr = np.asarray(np.atleast_1d(values), dtype=int if name in _INT_AXES else float)
-        if arr.ndim != 1 or arr.size == 0:
-            raise ValueError(f"grid values for {name!r} must be a non-empty 1-d sequence")
-        out[name] = arr
-    return out
+    return parse_grid(grid, AXES, int_axes=_INT_AXES)
 
 
 def run_point(settings: dict[str, Any], params: dict[str, Any],
@@ -224,7 +188,7 @@ def _new(methods, grid, settings) -> ReluSweep:
 def _same_definition(a: ReluSweep, b: ReluSweep) -> bool:
     return (a.methods == b.methods and list(a.grid) == list(b.grid)
             and all(np.array_equal(a.grid[k], b.grid[k]) for k in a.grid)
-            and json.loads(json.dumps(a.settings)) == json.loads(json.dumps(b.settings)))
+            and same_settings(a.settings, b.settings))
 
 
 def _execute(settings, todo, methods, workers, progress):
