@@ -49,8 +49,7 @@ def pretrain(streams, *, d: int, depth: int, gamma_s, sigma_s: float, alpha: flo
     K = len(streams["pretrain_init"])
     if mu > 0:
         start = small_init(streams["pretrain_init"], d, depth, alpha, init)
-        options = {k: v for k, v in train_options.items() if k in ("tol", "max_steps", "progress")}
-        return train_penalized(start, beta_s, mu, **options)
+        return train_penalized(start, beta_s, mu, **train_options)
     if gamma_s is None:
         problem = population_problem(beta_s, K)
     else:
