@@ -68,6 +68,17 @@ def same_settings(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return json.loads(json.dumps(a)) == json.loads(json.dumps(b))
 
 
+def resume(path: str | os.PathLike | None, fresh, same_definition):
+    """The sweep stored at ``path`` when it has ``fresh``'s definition (its finished points are
+    kept), ``fresh`` when there is no such file; ValueError when the file holds another sweep."""
+    if path is None or not Path(path).exists():
+        return fresh
+    old = type(fresh).load(path)
+    if not same_definition(old, fresh):
+        raise ValueError(f"{path} holds a sweep with another definition; use a new path")
+    return old
+
+
 def save_atomic(path: str | os.PathLike, header: dict[str, Any], grid: dict[str, np.ndarray],
                 arrays: dict[str, np.ndarray]) -> None:
     """Write header, grid and arrays to ``path`` through a temporary file and a rename."""

@@ -21,13 +21,12 @@ import os
 import platform
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
 from . import validation as V
-from ._sweepfile import GridResults, load, parse_grid, same_settings, save_atomic
+from ._sweepfile import GridResults, load, parse_grid, resume, same_settings, save_atomic
 
 FORMAT = "symtransfer-sweep-1"
 AXES = ("gamma", "theta", "sigma", "lam", "depth", "gamma_s", "sigma_s", "mu")
@@ -176,11 +175,7 @@ def run_sweep(method: str, grid: dict[str, Iterable], *, path: str | os.PathLike
     for name in grid:
         settings.pop(name, None)
     sweep = _new(method, grid, settings)
-    if path is not None and Path(path).exists():
-        old = Sweep.load(path)
-        if not _same_definition(old, sweep):
-            raise ValueError(f"{path} holds a sweep with another definition; use a new path")
-        sweep = old
+    sweep = resume(path, sweep, _same_definition)
     todo = [(index, params) for index, params in sweep.points() if not sweep.done[index]]
     if todo:
         _validate_points(method, settings, todo)

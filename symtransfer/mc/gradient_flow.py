@@ -131,14 +131,19 @@ def train(net: Trainable, *, tol: float = TOL, max_steps: int = MAX_STEPS,
                 _apply(net, grad, -eta / 2)
                 _apply(net, predicted, eta / 2)
             steps += active
-            if bar is not None and step % 50 == 0:
-                bar.update(50)
-                bar.set_postfix(active=int(active.sum()), error=float(error[active].max()))
+            _tick(bar, step, active, error)
     finally:
         if bar is not None:
             bar.close()
     converged = np.isfinite(error) & (error <= tol)
     return TrainStats(steps, error, problem.loss(grad.z), converged)
+
+
+def _tick(bar, step: int, active: np.ndarray, error: np.ndarray) -> None:
+    """Advance the bar every 50 steps, showing the active instances and the worst error."""
+    if bar is not None and step % 50 == 0:
+        bar.update(50)
+        bar.set_postfix(active=int(active.sum()), error=float(error[active].max()))
 
 
 def _progress_bar(progress: bool | None, total: int, label: str):

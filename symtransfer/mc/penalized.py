@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .gradient_flow import TrainStats, _curvature_bound, _progress_bar, _sq
+from .gradient_flow import TrainStats, _curvature_bound, _progress_bar, _sq, _tick
 from .network import Weights
 
 
@@ -136,9 +136,7 @@ def train_penalized(init: Weights, beta: np.ndarray, mu: float, *, tol: float = 
                 W -= G2
             w.last = w.last - half[:, None] * (grad_last + grad_last2)
             steps += active
-            if bar is not None and step % 50 == 0:
-                bar.update(50)
-                bar.set_postfix(active=int(active.sum()), error=float(error[active].max()))
+            _tick(bar, step, active, error)
     finally:
         if bar is not None:
             bar.close()

@@ -17,12 +17,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
-from .._sweepfile import GridResults, load, parse_grid, same_settings, save_atomic
+from .._sweepfile import GridResults, load, parse_grid, resume, same_settings, save_atomic
 from .experiment import DEFAULTS, METHODS, _check, simulate_relu
 
 FORMAT = "symtransfer-relu-sweep-1"
@@ -151,11 +150,7 @@ def run_relu_sweep(grid: dict[str, Iterable], *, path: str | os.PathLike | None 
     if "gamma" not in grid and "gamma" not in settings:
         raise ValueError("gamma must be given, as a grid axis or a setting")
     sweep = _new(methods, grid, settings)
-    if path is not None and Path(path).exists():
-        old = ReluSweep.load(path)
-        if not _same_definition(old, sweep):
-            raise ValueError(f"{path} holds a sweep with another definition; use a new path")
-        sweep = old
+    sweep = resume(path, sweep, _same_definition)
     todo = [(i, p) for i, p in sweep.points() if not sweep.done[i]]
     for _, params in todo:  # every point's parameters, before any work
         _check(methods[0], {**settings, **params})
