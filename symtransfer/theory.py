@@ -346,13 +346,8 @@ def _prepare(method: str, *, gamma, theta, sigma, lam, depth, gamma_s, sigma_s, 
 def _check_penalty(method: str, params: dict[str, Any], gamma_s, d) -> bool:
     """Whether the pretraining penalty mu is in use, and where its theory applies."""
     mu = params["mu"]
-    if not bool(np.asarray(mu != 0, dtype=bool).any()):
+    if not V.pretrain_penalty(method, mu, gamma_s):
         return False
-    if method == "scratch":
-        raise ValueError("mu is the penalty of pretraining; method='scratch' does not pretrain")
-    if gamma_s is not None:
-        raise ValueError("mu > 0 (penalized pretraining) is modelled for population "
-                         "pretraining only; give gamma_s=None")
     if d is not None:
         raise ValueError("no finite-size expectation (d=...) is known with mu > 0")
     if params["depth"] != 2:
@@ -527,13 +522,14 @@ def optimal_penalty(*, gamma, theta, sigma=0.0, form: str = "exact",
     For theta >= pi/2, mu* = 1 (learn nothing); for gamma >= 1 every mu gives T = 0 and 0 is
     returned. ``transferability('finetune', mu=optimal_penalty(...))`` evaluates T*.
     """
-    spec, params, backend = _prepare("finetune", gamma=gamma, theta=theta, sigma=sigma, lam=0.0,
-                                     depth=2, gamma_s=None, sigma_s=0.0, form=form, d=None,
-                                     precision=precision)
+    _, params, backend = _prepare("finetune", gamma=gamma, theta=theta, sigma=sigma, lam=0.0,
+                                  depth=2, gamma_s=None, sigma_s=0.0, form=form, d=None,
+                                  precision=precision)
     name = kernel_name("penalty", "finetune", form=form, source="penalized")
-    with _precision_context(precision):
+    with _precision_context(precision):  # gamma >= 1 is a branch of the kernel (0), no limit
         out = backend.call(name, params, _shape(params))
-        if _has_nan(out):  # gamma = 1 with noise: B is infinite, every mu gives T = 0
-            gamma_one = np.broadcast_to(np.asarray(params["gamma"] == 1, dtype=bool), out.shape)
-            out = np.where(gamma_one, 0, out).astype(out.dtype)
+        if _has_nan(out):
+            raise RuntimeError("internal error: optimal_penalty evaluated to NaN at valid "
+                               f"input; please report (gamma={gamma}, theta={theta}, "
+                               f"sigma={sigma}, form={form})")
         return backend.finish(out)

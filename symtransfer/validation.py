@@ -129,6 +129,19 @@ def theory_parameters(method: str, *, gamma, theta, sigma, lam, depth, gamma_s, 
     return params
 
 
+def pretrain_penalty(method: str, mu: Any, gamma_s: Any) -> bool:
+    """Whether the pretraining penalty ``mu`` (validated array, >= 0) is in use; where it is,
+    the method must pretrain, on the population source (both theory and simulation)."""
+    if not bool(np.asarray(mu != 0, dtype=bool).any()):
+        return False
+    if method == "scratch":
+        raise ValueError("mu is the penalty of pretraining; method='scratch' does not pretrain")
+    if gamma_s is not None:
+        raise ValueError("mu > 0 (penalized pretraining) is modelled for population "
+                         "pretraining only; give gamma_s=None")
+    return True
+
+
 def _mp_pi():
     import mpmath
 

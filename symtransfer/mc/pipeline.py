@@ -128,12 +128,7 @@ def _validate(method: str, kw: dict[str, Any]) -> dict[str, Any]:
     if kw["baseline"] != "ridgeless" and (method != "scratch" or kw["lam"] != 0):
         raise ValueError("baseline='optimal_ridge' is a scratch learner that chooses lam "
                          "itself: use it with method='scratch' and lam=0")
-    V.real("mu", kw["mu"], lower=0)
-    if kw["mu"] != 0 and method == "scratch":
-        raise ValueError("mu is the penalty of pretraining; method='scratch' does not pretrain")
-    if kw["mu"] != 0 and kw["gamma_s"] is not None:
-        raise ValueError("mu > 0 (penalized pretraining) is simulated on the population "
-                         "source only; give gamma_s=None")
+    V.pretrain_penalty(method, V.real("mu", kw["mu"], lower=0), kw["gamma_s"])
     if kw["gamma_s"] is None and kw["sigma_s"] != 0:
         raise ValueError("sigma_s needs gamma_s (gamma_s=None is population pretraining)")
     V.integer("d", kw["d"], minimum=2)
