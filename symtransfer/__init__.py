@@ -9,7 +9,7 @@ Numeric API (numpy only; sympy is imported on first symbolic use):
 * :func:`simulate` — the Monte-Carlo twin of :func:`risk` (gradient flow at finite d).
 
 Symbolic API: :func:`expr` (the sympy expression behind each number) and :func:`check`
-(does a user's expression equal ours?).
+(does a user's expression equal ours?), :func:`evaluate` (recompute one at a point).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from .theory import anomalous_transfer, optimal_penalty, phase_boundary, risk, t
 __version__ = "0.1.0"
 __all__ = ["risk", "transferability", "phase_boundary", "anomalous_transfer", "optimal_penalty",
            "simulate",
-           "SimulationResult", "ConvergenceError", "expr", "check", "__version__"]
+           "SimulationResult", "ConvergenceError", "expr", "check", "evaluate", "__version__"]
 
 
 def expr(method: str, **options: Any):
@@ -36,3 +36,11 @@ def check(candidate: Any, reference: Any, **options: Any):
     from .symbolic import check as _check
 
     return _check(candidate, reference, **options)
+
+
+def evaluate(expression: Any, point: dict, **options: Any):
+    """An expression (text, LaTeX, sympy or a method name) at an exact point; see
+    :func:`symtransfer.checker.evaluate`."""
+    from .checker import evaluate as _evaluate
+
+    return _evaluate(expression, point, **options)
