@@ -31,10 +31,12 @@ import io
 import keyword
 import re
 import tokenize
+import warnings
 from typing import Any
 
 import sympy as sp
 from sympy.core.function import AppliedUndef
+from sympy.utilities.exceptions import SymPyDeprecationWarning
 from sympy.logic.boolalg import Boolean, BooleanAtom
 from sympy.parsing.sympy_parser import (
     auto_number, auto_symbol, convert_xor, factorial_notation, function_exponentiation,
@@ -181,11 +183,13 @@ def _parse_text(text: str, what: str) -> sp.Basic:
     namespace = {"__builtins__": {}, **_CONSTRUCTORS, "factorial": _no_factorial,
                  **FUNCTIONS, **CONSTANTS}
     try:
-        return parse_expr(text, local_dict=local, global_dict=namespace,
-                          transformations=_TRANSFORMS, evaluate=False)
+        with warnings.catch_warnings():  # e.g. beta(1, 2) -> beta*(1, 2): an error, not a warning
+            warnings.simplefilter("error", SymPyDeprecationWarning)
+            return parse_expr(text, local_dict=local, global_dict=namespace,
+                              transformations=_TRANSFORMS, evaluate=False)
     except ParseError:
         raise
-    except (SyntaxError, TypeError, ValueError, AttributeError, IndexError, KeyError,
+    except (SymPyDeprecationWarning, SyntaxError, TypeError, ValueError, AttributeError, IndexError, KeyError,
             sp.SympifyError, tokenize.TokenError, RecursionError) as error:
         raise ParseError(f"{what} could not be parsed: {text!r} ({type(error).__name__}: "
                          f"{error})") from None
@@ -228,15 +232,32 @@ def _latex_source(text: str) -> str:
     return _BARE_ARGUMENT.sub(lambda m: f"\\{m.group(1)}{m.group(2) or ''}({m.group(3)})", s)
 
 
+_GREEK = ("alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda "
+          "mu nu xi pi varpi rho varrho sigma varsigma tau upsilon phi varphi chi psi omega")
+#: LaTeX commands accepted (after preprocessing); any other command is refused, not guessed.
+LATEX_COMMANDS = frozenset(
+    _GREEK.split() + [w.capitalize() for w in _GREEK.split() if not w.startswith("var")]
+    + _LATEX_FUNCS.split("|") + "frac sqrt cdot times le leq ge geq lt gt neq max min".split())
+
+
+def _check_latex_commands(source: str, what: str) -> None:
+    for command in re.findall(r"\\([A-Za-z]+)", source):
+        if command not in LATEX_COMMANDS:
+            raise ParseError(f"{what}: unknown LaTeX command \\{command}; known commands are "
+                             "Greek letters, \\frac, \\sqrt, \\cdot, \\left/\\right "
+                             "and the elementary functions")
+    if "_" in re.sub(r"[A-Za-z}]_", "", source):
+        raise ParseError(f"{what}: a subscript must follow a name")
+
+
 def _parse_latex(text: str, what: str) -> sp.Basic:
     source = _latex_source(text)
+    _check_latex_commands(source, what)
     try:
         from sympy.parsing.latex import parse_latex
     except ImportError as error:  # pragma: no cover - the runtime is a core dependency
         raise ParseError(f"reading LaTeX needs antlr4-python3-runtime 4.11 ({error})") from None
     try:
-        import warnings
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return parse_latex(source, backend="antlr")
