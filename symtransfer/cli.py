@@ -9,6 +9,10 @@
 * ``symtransfer risk METHOD --gamma G [--theta T ...]`` prints one value (or a column).
 * ``symtransfer check`` re-derives every formula (``python -m derivations``) and verifies
   that the shipped expressions and generated kernels are current.
+* ``symtransfer check EXPR --reference METHOD|EXPR [--form ...] [--latex]`` checks your
+  formula (plain text or LaTeX) against a shipped one or another formula
+  (:func:`symtransfer.check`) and prints the verdict and any counterexample; exit status 0
+  when equal, 1 when not (or only on part of the domain), 2 on bad input.
 """
 from __future__ import annotations
 
@@ -150,8 +154,70 @@ def _parser() -> argparse.ArgumentParser:
     risk.add_argument("--form", choices=("exact", "paper"), default="exact")
     risk.add_argument("--precision", type=int)
     risk.add_argument("--transferability", action="store_true", help="print T instead of R")
-    sub.add_parser("check", help="re-derive every formula and verify what symtransfer ships")
+    chk = sub.add_parser("check", help="check a formula against symtransfer's (or re-derive "
+                                       "every shipped formula when no formula is given)",
+                         description="Without EXPR: re-derive every shipped formula. With "
+                                     "EXPR: check it against --reference.")
+    chk.add_argument("expression", nargs="?", metavar="EXPR",
+                     help="your formula, plain text ('1 - cos(theta)^2') or LaTeX "
+                          "('1-\\cos^2\\theta', detected by a backslash or $)")
+    chk.add_argument("--reference", metavar="METHOD|EXPR",
+                     help="scratch, linear, finetune, or another formula")
+    chk.add_argument("--quantity", choices=("risk", "transferability", "boundary"),
+                     help="of a method reference (default risk)")
+    chk.add_argument("--form", choices=("exact", "paper"), help="fine-tuning form")
+    chk.add_argument("--source", choices=("population", "finite", "penalized"),
+                     help="pretraining of a method reference")
+    chk.add_argument("--depth", type=int, help="network depth L (default: symbolic L)")
+    chk.add_argument("--finite-size", action="store_true", dest="finite_size",
+                     help="the exact finite-d expectation (scratch, linear)")
+    chk.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                     help="fix a parameter of the reference, e.g. --set lam=0 (repeatable)")
+    chk.add_argument("--domain", action="append", default=[], metavar="NAME=LO:HI",
+                     help="sample NAME only in (LO, HI), e.g. --domain gamma=0:1")
+    chk.add_argument("--latex", action="store_true", default=None,
+                     help="read the formulas as LaTeX (default: detect)")
+    chk.add_argument("--samples", type=int, default=60, help="numeric points (default 60)")
+    chk.add_argument("--digits", type=int, default=50,
+                     help="agreement required per point, in digits (default 50, >= 15)")
+    chk.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     return parser
+
+
+def _pairs(items: list[str], what: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ValueError(f"--{what} expects NAME=VALUE, got {item!r}")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def _check_formula(args: argparse.Namespace) -> int:
+    """``symtransfer check EXPR --reference ...``: print the verdict; 0 equal, 1 not."""
+    from .checker import check
+    from .parsing import parse_number
+
+    if args.reference is None:
+        raise ValueError("--reference is required with EXPR (a method name or a formula)")
+    options = {k: v for k, v in dict(quantity=args.quantity, form=args.form,
+                                     source=args.source, depth=args.depth).items()
+               if v is not None}
+    if args.finite_size:
+        options["finite_size"] = True
+    options.update(_pairs(args.set, "set"))
+    domain = {}
+    for name, bounds in _pairs(args.domain, "domain").items():
+        lo, sep, hi = bounds.partition(":")
+        if not sep:
+            raise ValueError(f"--domain expects NAME=LO:HI, got {name}={bounds}")
+        domain[name] = (parse_number(lo, f"--domain {name} LO"),
+                        parse_number(hi, f"--domain {name} HI"))
+    result = check(args.expression, args.reference, samples=args.samples, digits=args.digits,
+                   seed=args.seed, latex=args.latex, domain=domain or None, **options)
+    print(result)
+    return 0 if result else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,6 +261,12 @@ def main(argv: list[str] | None = None) -> int:
                 v = mpmath.nstr(v, args.precision)
             print(f"gamma={g:g}\t{v}")
         return 0
+    if args.expression is not None:
+        try:
+            return _check_formula(args)
+        except (ValueError, TypeError) as error:
+            print(f"symtransfer check: error: {error}", file=sys.stderr)
+            return 2
     from derivations.__main__ import main as derive_main
 
     return derive_main()

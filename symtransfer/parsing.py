@@ -71,7 +71,7 @@ FUNCTIONS: dict[str, Any] = {
 }
 #: constants usable in text.
 CONSTANTS: dict[str, Any] = {"pi": sp.pi, "E": sp.E, "e": sp.E, "I": sp.I, "i": sp.I,
-                             "True": sp.true, "False": sp.false}
+                             "oo": sp.oo, "inf": sp.oo, "True": sp.true, "False": sp.false}
 #: canonical parameter name for every spelling accepted.
 ALIASES: dict[str, str] = {name: name for name in BY_NAME}
 ALIASES.update({"lambda": "lam", "L": "depth", "λ": "lam", "γ": "gamma", "θ": "theta",
