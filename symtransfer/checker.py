@@ -257,6 +257,22 @@ def _validate(samples: Any, digits: Any, seed: Any, timeout: Any) -> tuple[int, 
     return samples, digits, seed, float(timeout)
 
 
+def _bound(value: Any, key: str) -> sp.Expr:
+    """A domain end: a number, sympy number or safely parsed text ('1/2', 'oo')."""
+    from .parsing import parse_number
+
+    if isinstance(value, float) and math.isinf(value):
+        return sp.oo if value > 0 else -sp.oo
+    try:
+        out = parse_number(value, f"domain of {key!r}")
+    except TypeError:
+        raise ValueError(f"domain of {key!r} must be a pair of real numbers, got "
+                         f"{value!r}") from None
+    if not (out.is_real or out in (sp.oo, -sp.oo)):
+        raise ValueError(f"domain of {key!r} must be a pair of real numbers, got {value!r}")
+    return out
+
+
 def _domain(domain: dict | None, symbols: list[sp.Symbol]) -> dict[str, tuple]:
     """User domains keyed by our names (symbol keys and aliases such as 'lambda' accepted)."""
     if domain is None:
@@ -277,7 +293,8 @@ def _domain(domain: dict | None, symbols: list[sp.Symbol]) -> dict[str, tuple]:
                              f"have {', '.join(sorted(names)) or 'no symbols'}")
         if not isinstance(bounds, (tuple, list)) or len(bounds) != 2:
             raise ValueError(f"domain of {key!r} must be a pair (lo, hi), got {bounds!r}")
-        out[name] = tuple(bounds)
+        lo, hi = (_bound(b, key) for b in bounds)
+        out[name] = (lo, hi)
     return out
 
 
@@ -336,8 +353,11 @@ def _interval_of(atom: Relational, truth: bool) -> tuple[sp.Symbol, sp.Set] | No
     return sym, s
 
 
-def _region_sets(values: dict[Relational, bool]) -> tuple[dict, list[str]]:
-    """Per-symbol sets implied by the single-variable atoms, and the other literals."""
+def _region_sets(values: dict[Relational, bool], bounds: dict | None = None
+                 ) -> tuple[dict, list[str]]:
+    """Per-symbol sets implied by the single-variable atoms (within ``bounds``, the user's
+    domain by symbol), and the other literals."""
+    bounds = bounds or {}
     sets: dict[sp.Symbol, sp.Set] = {}
     others = []
     for atom, truth in values.items():
@@ -346,8 +366,19 @@ def _region_sets(values: dict[Relational, bool]) -> tuple[dict, list[str]]:
             others.append(str(atom if truth else atom.negated))
             continue
         sym, s = found
-        sets[sym] = sets.get(sym, _base_set(sym)).intersect(s)
+        base = _base_set(sym).intersect(bounds.get(sym, sp.Reals))
+        sets[sym] = sets.get(sym, base).intersect(s)
     return sets, others
+
+
+def _bounds(user_domain: dict, symbols: list[sp.Symbol]) -> dict:
+    """The user's domain as open intervals by symbol (for the feasibility of branches)."""
+    out = {}
+    for sym in symbols:
+        if _name(sym) in user_domain:
+            lo, hi = user_domain[_name(sym)]
+            out[sym] = sp.Interval.open(lo, hi)
+    return out
 
 
 def _describe_set(name: str, s: sp.Set) -> str:
@@ -373,8 +404,8 @@ def describe(values: dict[Relational, bool]) -> str:
     return text or "everywhere"
 
 
-def _feasible(values: dict[Relational, bool]) -> bool:
-    sets, _ = _region_sets(values)
+def _feasible(values: dict[Relational, bool], bounds: dict | None = None) -> bool:
+    sets, _ = _region_sets(values, bounds)
     return all(s is not sp.EmptySet and s != sp.EmptySet for s in sets.values())
 
 
@@ -401,8 +432,8 @@ def _zero(diff: sp.Expr, heavy: bool) -> bool:
     return sp.simplify(diff) == 0
 
 
-def _symbolic(cand: sp.Expr, ref: sp.Expr, deadline: float, heavy: bool
-              ) -> dict[tuple, bool] | None:
+def _symbolic(cand: sp.Expr, ref: sp.Expr, deadline: float, heavy: bool,
+              bounds: dict | None = None) -> dict[tuple, bool] | None:
     """Branch-by-branch symbolic comparison. Returns {assignment key: proven equal} over the
     feasible assignments (key () when there is no Piecewise), or None on timeout or when
     there are too many conditions."""
@@ -412,10 +443,10 @@ def _symbolic(cand: sp.Expr, ref: sp.Expr, deadline: float, heavy: bool
     out: dict[tuple, bool] = {}
     for key in itertools.product((True, False), repeat=len(atoms)):
         values = dict(zip(atoms, key))
-        if atoms and not _feasible(values):
+        if atoms and not _feasible(values, bounds):
             continue
         a, b = _assign((cand, ref), values) if atoms else (cand, ref)
-        single = {sym: next(iter(v)) for sym, v in _region_sets(values)[0].items()
+        single = {sym: next(iter(v)) for sym, v in _region_sets(values, bounds)[0].items()
                   if isinstance(v, sp.FiniteSet) and len(v) == 1} if atoms else {}
         if single:  # a region of one point (gamma = 1, say): compare the values there
             a, b = a.xreplace(single), b.xreplace(single)
@@ -597,7 +628,9 @@ def check(candidate: Any, reference: Any, *, samples: int = 60, digits: int = 50
     user_domain = _domain(domain, symbols)
     result = dict(digits=digits, candidate=cand, reference=ref)
 
-    cheap = _symbolic(cand, ref, min(deadline, time.monotonic() + 0.5 * timeout), heavy=False)
+    bounds = _bounds(user_domain, symbols)
+    cheap = _symbolic(cand, ref, min(deadline, time.monotonic() + 0.5 * timeout), heavy=False,
+                      bounds=bounds)
     if cheap is not None and cheap and all(cheap.values()):
         return CheckResult("equal", "symbolic", **result)
 
@@ -611,7 +644,7 @@ def check(candidate: Any, reference: Any, *, samples: int = 60, digits: int = 50
     bad = [p for p in points if p.status not in ("agree", "none")]
     if not bad:
         budget = min(deadline, time.monotonic() + min(5.0, 0.25 * timeout))
-        proof = _symbolic(cand, ref, budget, heavy=True)
+        proof = _symbolic(cand, ref, budget, heavy=True, bounds=bounds)
         if proof is not None and proof and all(proof.values()):
             return CheckResult("equal", "symbolic", tested, **result)
         return CheckResult("equal", "numeric", tested, **result)

@@ -109,7 +109,7 @@ _POSITIVE = _strata(_log(1e-4, 1e4), lambda r: _uniform(r, 0, 2))
 def interval_sampler(lo: Any, hi: Any, *, what: str) -> Sampler:
     """Sampler for a user-given domain (lo, hi); ends may be +-inf (math.inf, sympy.oo)."""
     try:
-        lo_f, hi_f = float(sp.N(lo)), float(sp.N(hi))
+        lo_f, hi_f = float(lo), float(hi)
     except (TypeError, ValueError):
         raise ValueError(f"domain of {what} must be a pair of real numbers (lo, hi), "
                          f"got {(lo, hi)!r}") from None

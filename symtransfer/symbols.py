@@ -1,7 +1,7 @@
 """The sympy symbols of symtransfer, with the assumptions the theory needs.
 
 Every expression that symtransfer ships or derives is written in these symbols, so that
-expressions from different modules (and from users, through :data:`NAMES`) combine.
+expressions from different modules (and from users, matched by name in :mod:`symtransfer.parsing`) combine.
 Importing this module imports sympy; the numeric path of :func:`symtransfer.risk` never does.
 """
 from __future__ import annotations
@@ -43,8 +43,9 @@ BY_NAME: dict[str, sp.Symbol] = {
     "d": d,
 }
 
-#: names usable in strings given to :func:`sympy.sympify` (``"gamma"`` would otherwise be the
-#: Gamma function and ``"lambda"`` a syntax error).
+#: names for *trusted* strings given to :func:`sympy.sympify` in symtransfer's own code and
+#: tests (``"gamma"`` would otherwise be the Gamma function). User text never goes through
+#: sympify: :mod:`symtransfer.parsing` reads it safely.
 NAMES: dict[str, sp.Basic] = {
     **BY_NAME,
     "lambda": lam,

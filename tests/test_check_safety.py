@@ -161,6 +161,12 @@ def test_domain_errors():
         st.check("sin(theta)**2", "linear", lam=0, domain={"theta": 1})
     with pytest.raises(TypeError, match="domain"):
         st.check("sin(theta)**2", "linear", lam=0, domain=[("theta", 0, 1)])
+    with pytest.raises(ValueError, match="domain"):
+        st.check("sin(theta)**2", "linear", lam=0,
+                 domain={"theta": ("__import__('os').system('true')", 1)})
+    with pytest.raises(ValueError, match="real numbers"):
+        st.check("sin(theta)**2", "linear", lam=0, domain={"theta": (object(), 1)})
+    assert st.check("sin(theta)**2", "linear", lam=0, domain={"theta": ("1/4", "pi/2")})
     # aliases and symbol keys are accepted
     assert st.check("1 - cos(theta)**2*(1 + 2*lam)/(1 + lam)**2", "linear",
                     domain={"lambda": (0, 1), sp.Symbol("theta"): (0, 1)})
