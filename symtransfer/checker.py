@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import json
 import math
 import random
 import re
@@ -736,15 +737,30 @@ def _counterexample(candidate, reference, options, latex, cand, ref, values, dig
     """The reported point (exact, by name), both values by sympy evalf, and a command."""
     point = {_name(s): v for s, v in sorted(values.items(), key=lambda kv: _name(kv[0]))}
     a, b = (_evalf(e, values, digits) for e in (cand, ref))
-    shown = {k: str(v) for k, v in point.items()}
-    latex_kw = f", latex={latex!r}" if latex is not None else ""
-    ref_kw = "".join(f", {k}={v!r}" for k, v in options.items())
-    code = (f"import symtransfer as st; p = {shown!r}; "
-            f"print(st.evaluate({_source(candidate, cand)!r}, p{latex_kw})); "
-            f"print(st.evaluate({_source(reference, ref)!r}, p{latex_kw}{ref_kw}))")
-    quoted = f'"{code}"' if not set(code) & set('"$`\\!') else shlex.quote(code)
+    code = (f"import symtransfer as st; p = {_literal({k: str(v) for k, v in point.items()})}; "
+            f"print(st.evaluate({_literal(_source(candidate, cand))}, p{_kwargs(dict(latex=latex))})); "
+            f"print(st.evaluate({_literal(_source(reference, ref))}, p"
+            f"{_kwargs(dict(latex=latex, **options))}))")
+    quoted = f"'{code}'" if "'" not in code else shlex.quote(code)
     return dict(point=point, candidate_value=a, reference_value=b,
                 command=f"python -c {quoted}")
+
+
+def _literal(value: Any) -> str:
+    """A Python literal in double quotes (so the shell line can use single quotes)."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(_literal(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    if isinstance(value, sp.Basic):
+        return json.dumps(str(value))
+    return repr(value)
+
+
+def _kwargs(options: dict) -> str:
+    return "".join(f", {k}={_literal(v)}" for k, v in options.items() if v is not None)
 
 
 def _evalf(e: sp.Expr, values: dict, digits: int):
