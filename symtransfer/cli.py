@@ -1,4 +1,4 @@
-"""Command line: ``symtransfer report | risk | check``.
+"""Command line: ``symtransfer report | risk | simulate | check``.
 
 * ``symtransfer report [--out DIR] [--quick] [--workers N] [--scheduler ADDRESS]`` prints the
   main tables (risks and transferabilities of every method over gamma, the exact fine-tuning
@@ -6,7 +6,12 @@
   (default ``report``): Monte-Carlo sweeps, figures (PNG and PDF), formulas with their
   derivation status and the theory vs Monte-Carlo table, in ``DIR/report.md``
   (:func:`symtransfer.report.build_report`).
-* ``symtransfer risk METHOD --gamma G [--theta T ...]`` prints one value (or a column).
+* ``symtransfer risk METHOD --gamma G... [--theta T...] [...] [--quantity Q] [--format F]``
+  evaluates a risk, transferability or phase boundary over the cartesian product of the
+  values given (numbers, pi expressions, lists, START:STOP:NUM ranges;
+  :mod:`symtransfer.cli_grid`) and prints a table, CSV or JSON.
+* ``symtransfer simulate METHOD --gamma G... [...] [--d D] [--instances K] [--seed S]`` runs
+  the Monte-Carlo twin at each point and prints mean +- sem beside the theory.
 * ``symtransfer check`` re-derives every formula (``python -m derivations``) and verifies
   that the shipped expressions and generated kernels are current.
 * ``symtransfer check EXPR --reference METHOD|EXPR [--form ...] [--latex]`` checks your
@@ -20,101 +25,8 @@ import argparse
 import math
 import sys
 
-import numpy as np
-
 from . import theory
-
-
-def _fmt(x) -> str:
-    x = float(x)
-    return f"{x:10.4f}" if math.isfinite(x) or math.isinf(x) else f"{'nan':>10}"
-
-
-def _table(title: str, header: list[str], rows: list[list]) -> str:
-    lines = [title, "  ".join(f"{h:>10}" for h in header)]
-    lines += ["  ".join(c if isinstance(c, str) else _fmt(c) for c in row) for row in rows]
-    return "\n".join(lines) + "\n"
-
-
-def report(quick: bool = False) -> str:
-    """The text report: the theory tables and the theory vs Monte-Carlo table."""
-    return theory_tables(quick) + "\n" + monte_carlo_table(quick)
-
-
-def theory_tables(quick: bool = False) -> str:
-    """Tables of theory values: risks over gamma, exact vs paper fine-tuning, boundaries."""
-    gammas = [0.2, 0.5, 0.8, 1.0, 1.5, 2.0] if quick else [0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0,
-                                                          1.1, 1.5, 2.0, 3.0]
-    theta, sigma = math.pi / 4, 0.2
-    rows = []
-    for g in gammas:
-        rows.append([f"{g:10.2f}",
-                     theory.risk("scratch", gamma=g, sigma=sigma),
-                     theory.risk("linear", gamma=g, theta=theta, sigma=sigma),
-                     theory.risk("linear", gamma=g, theta=theta, sigma=sigma, lam=0.1),
-                     theory.risk("finetune", gamma=g, theta=theta, sigma=sigma),
-                     theory.risk("finetune", gamma=g, theta=theta, sigma=sigma, form="paper"),
-                     theory.transferability("finetune", gamma=g, theta=theta, sigma=sigma)])
-    out = [_table(f"Risks at theta = pi/4, sigma = {sigma}, depth 2, population pretraining",
-                  ["gamma", "scratch", "linear", "ridge 0.1", "ft exact", "ft paper", "T ft"],
-                  rows)]
-    ft = dict(gamma=0.6, theta=3 * math.pi / 8, sigma=0.5)
-    rows = [[f"{L:10d}", theory.risk("finetune", depth=L, **ft),
-             theory.risk("finetune", depth=L, form="paper", **ft)] for L in (2, 3, 4, 6)]
-    out.append(_table("Fine-tuning, gamma = 0.6, theta = 3pi/8, sigma = 0.5: exact vs paper",
-                      ["depth", "exact", "paper"], rows))
-    rows = []
-    for g in (0.2, 0.5, 0.8):
-        rows.append([f"{g:10.2f}",
-                     theory.phase_boundary("linear", gamma=g) / math.pi,
-                     theory.phase_boundary("linear", gamma=g, sigma=0.2) / math.pi,
-                     theory.phase_boundary("finetune", gamma=g, form="paper") / math.pi,
-                     theory.phase_boundary("finetune", gamma=g, sigma=0.5, depth=3) / math.pi])
-    out.append(_table("Phase boundaries theta*/pi (T > 0 below)",
-                      ["gamma", "lin s=0", "lin s=.2", "ft paper", "ft L3 s=.5"], rows))
-    return "\n".join(out)
-
-
-MC_CASES = [
-    ("scratch", dict(gamma=0.5, theta=math.pi / 4, sigma=0.3)),
-    ("linear", dict(gamma=0.5, theta=math.pi / 4, sigma=0.3)),
-    ("linear", dict(gamma=0.5, theta=math.pi / 4, sigma=0.3, lam=0.5)),
-    ("linear", dict(gamma=0.5, theta=math.pi / 4, sigma=0.3, lam=0.5, gamma_s=0.5,
-                    sigma_s=0.3, depth=3)),
-    ("finetune", dict(gamma=0.5, theta=math.pi / 4, sigma=0.0)),
-    ("finetune", dict(gamma=0.6, theta=3 * math.pi / 8, sigma=0.5, depth=3)),
-    ("finetune", dict(gamma=0.5, theta=0.8, sigma=0.0, depth=3, gamma_s=0.5)),
-]
-
-
-def monte_carlo_table(quick: bool = False) -> str:
-    """Theory (exact and, for fine-tuning, the paper's form) beside Monte-Carlo gradient flow;
-    for fine-tuning also the distance of each run's endpoint to each form's prediction."""
-    from .mc import simulate
-    from .mc.mechanism import endpoint_distances
-
-    d, instances = (100, 12) if quick else (200, 24)
-    lines = [f"Theory vs Monte-Carlo gradient flow (d = {d}, {instances} instances, seed 0). "
-             "Theory is asymptotic: expect O(1/d) offsets.",
-             "Endpoint columns: per-run distance |beta_hat - prediction| on the same data "
-             "(max for the exact form, min for the paper's).",
-             f"{'method':>20}  {'parameters':<62} {'exact':>7} {'paper':>7} {'MC':>7} "
-             f"{'+-sem':>6} {'end:exact':>9} {'end:paper':>9}"]
-    for method, kw in MC_CASES:
-        result = simulate(method, d=d, instances=instances, seed=0, progress=False, **kw)
-        exact = theory.risk(method, **kw)
-        label = method + ("/ridge" if kw.get("lam") else "") + (
-            "/finite" if kw.get("gamma_s") else "")
-        params = ",".join(f"{k}={v / math.pi:.3g}pi" if k == "theta" else f"{k}={v:.3g}"
-                          for k, v in kw.items())
-        paper = ends = ""
-        if method == "finetune":
-            paper = f"{theory.risk(method, form='paper', **kw):7.4f}"
-            gaps = endpoint_distances(result)
-            ends = f"{gaps['exact'].max():9.1e} {gaps['paper'].min():9.1e}"
-        lines.append(f"{label:>20}  {params:<62} {exact:7.4f} {paper:>7} {result.mean:7.4f} "
-                     f"{result.sem:6.4f} {ends}")
-    return "\n".join(lines) + "\n"
+from .tables import MC_CASES, monte_carlo_table, report, theory_tables  # noqa: F401
 
 
 def _workers(text: str) -> int:
@@ -127,9 +39,40 @@ def _workers(text: str) -> int:
     return value
 
 
+DESCRIPTION = """symtransfer: derived, checked and fast theory of transfer learning in
+high-dimensional regression (deep linear networks; scratch, linear/ridge transfer and
+fine-tuning). Run 'symtransfer COMMAND --help' for a command's options.
+
+Parameter values: numbers, pi expressions (pi/4, 3pi/8), comma lists (0.1,0.2) or ranges
+START:STOP:NUM. Exit status: 0 success, 1 a check that fails, 2 bad input."""
+
+METHODS = ("scratch", "linear", "finetune")
+
+
+def _add_parameters(parser: argparse.ArgumentParser, *, simulate: bool = False) -> None:
+    """One option per API parameter (see symtransfer.cli_grid.PARAMETERS)."""
+    from .cli_grid import PARAMETERS
+
+    for name, flag, _kind, _default, help_text in PARAMETERS:
+        if simulate and name == "d":
+            help_text = "dimension of the simulated problem (default 200)"
+        parser.add_argument(flag, dest=name, nargs="+", metavar="V", help=help_text)
+    parser.add_argument("--form", choices=("exact", "paper"), default="exact",
+                        help="fine-tuning form: exact (conservation laws, default) or the "
+                             "paper's closed form")
+    parser.add_argument("--baseline", choices=("ridgeless", "optimal_ridge"),
+                        default="ridgeless",
+                        help="scratch learner: ridgeless min-norm/least squares (default) or "
+                             "ridge at its optimal penalty lam* = sigma^2/gamma")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="symtransfer", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="symtransfer", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"symtransfer {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     rep = sub.add_parser("report", help="build the report: tables, figures, formulas, "
                                         "theory vs Monte-Carlo (DIR/report.md)")
     rep.add_argument("--out", default="report", metavar="DIR",
@@ -142,18 +85,33 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--scheduler", metavar="ADDRESS",
                      help="run the simulations on this dask.distributed scheduler "
                           "(e.g. tcp://host:8786) instead of local processes")
-    risk = sub.add_parser("risk", help="evaluate a risk or transferability")
-    risk.add_argument("method", choices=("scratch", "linear", "finetune"))
-    risk.add_argument("--gamma", type=float, nargs="+", required=True)
-    risk.add_argument("--theta", type=float)
-    risk.add_argument("--sigma", type=float, default=0.0)
-    risk.add_argument("--lam", type=float, default=0.0)
-    risk.add_argument("--depth", type=int, default=2)
-    risk.add_argument("--gamma-s", type=float, dest="gamma_s")
-    risk.add_argument("--sigma-s", type=float, default=0.0, dest="sigma_s")
-    risk.add_argument("--form", choices=("exact", "paper"), default="exact")
-    risk.add_argument("--precision", type=int)
-    risk.add_argument("--transferability", action="store_true", help="print T instead of R")
+    risk = sub.add_parser("risk", help="evaluate a risk, transferability or phase boundary",
+                          description="Evaluate over the cartesian product of the values "
+                                      "given. Example: symtransfer risk finetune --gamma "
+                                      "0.1:0.9:9 --theta pi/4 --sigma 0.2 --format csv")
+    risk.add_argument("method", choices=METHODS, help="training method")
+    _add_parameters(risk)
+    risk.add_argument("--quantity", choices=("risk", "transferability", "boundary"),
+                      default="risk", help="risk R (default), transferability T = R_scratch "
+                                           "- R, or the phase boundary theta* (T = 0)")
+    risk.add_argument("--transferability", action="store_true",
+                      help="same as --quantity transferability")
+    risk.add_argument("--precision", type=int, metavar="DIGITS",
+                      help="evaluate with mpmath at this many significant digits and print "
+                           "them all (default: float64)")
+    risk.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                      help="output format (default: an aligned table)")
+    sim = sub.add_parser("simulate", help="Monte-Carlo gradient flow beside the theory",
+                         description="Run symtransfer.simulate at each point of the grid and "
+                                     "print the mean +- sem of the per-instance risks beside "
+                                     "the theory (exact form; and the paper's for finetune).")
+    sim.add_argument("method", choices=METHODS, help="training method")
+    _add_parameters(sim, simulate=True)
+    sim.add_argument("--instances", type=int, default=8,
+                     help="independent instances per point (default 8)")
+    sim.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sim.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                     help="output format (default: an aligned table)")
     chk = sub.add_parser("check", help="check a formula against symtransfer's (or re-derive "
                                        "every shipped formula when no formula is given)",
                          description="Without EXPR: re-derive every shipped formula. With "
@@ -220,56 +178,162 @@ def _check_formula(args: argparse.Namespace) -> int:
     return 0 if result else 1
 
 
+def _points(args: argparse.Namespace) -> tuple[list[dict], list[str]]:
+    """The grid of the parameter options given, and the names given."""
+    from .cli_grid import PARAMETERS, grid, parse_values
+
+    values = {}
+    for name, _flag, kind, _default, _help in PARAMETERS:
+        items = getattr(args, name)
+        if items is not None:
+            values[name] = parse_values(items, name.replace("_", "-"), kind)
+    if "gamma" not in values:
+        raise ValueError("--gamma is required")
+    points = grid(values)
+    if len(points) > 1_000_000:
+        raise ValueError(f"the grid has {len(points)} points; at most 1000000")
+    return points, list(values)
+
+
+def _numeric(point: dict, precision: int | None) -> dict:
+    """Values for the API: floats, or decimal strings with guard digits at a precision."""
+    out = {}
+    for name, value in point.items():
+        if isinstance(value, int):
+            out[name] = value
+        elif precision is not None:
+            out[name] = str(value.evalf(precision + 10))
+        else:
+            out[name] = float(value)
+    return out
+
+
+def _risk_command(args: argparse.Namespace) -> int:
+    from .cli_grid import Row, limit_note, render
+
+    quantity = "transferability" if args.transferability else args.quantity
+    points, _ = _points(args)
+    fn = {"risk": theory.risk, "transferability": theory.transferability,
+          "boundary": theory.phase_boundary}[quantity]
+    options = dict(form=args.form)
+    if args.baseline != "ridgeless":
+        if quantity == "boundary":
+            raise ValueError("--baseline applies to risk and transferability, not boundary")
+        options["baseline"] = args.baseline
+    if args.precision is not None:
+        options["precision"] = args.precision
+    rows = []
+    for point in points:
+        kw = _numeric(point, args.precision)
+        if quantity == "boundary":
+            for name in ("theta", "d"):
+                if name in kw:
+                    raise ValueError(f"--{name} does not apply to --quantity boundary")
+        value = fn(args.method, **kw, **options)
+        rows.append(Row(point, value, limit_note(point, value)))
+    column = {"risk": "R", "transferability": "T", "boundary": "theta*"}[quantity]
+    print(render(rows, column, args.format, args.precision), end="")
+    return 0
+
+
+def _simulate_command(args: argparse.Namespace) -> int:
+    from .cli_grid import Row, as_float, render
+    from .mc import simulate
+
+    if args.form != "exact":
+        raise ValueError("--form applies to the theory only; simulate runs the dynamics "
+                         "(both forms are printed for finetune)")
+    points, _ = _points(args)
+    if len(points) > 1000:
+        raise ValueError(f"simulate runs at most 1000 points, got {len(points)}")
+    rows = []
+    for point in points:
+        kw = _numeric(point, None)
+        d = kw.pop("d", 200)
+        result = simulate(args.method, **kw, d=d, instances=args.instances, seed=args.seed,
+                          baseline=args.baseline, progress=False)
+        theory_kw = dict(kw, baseline=args.baseline)
+        exact = theory.risk(args.method, **theory_kw)
+        extra = {}
+        if args.method == "finetune":
+            extra["paper"] = theory.risk(args.method, form="paper", **theory_kw)
+        converged = int(result.converged.sum())
+        mean = result.mean if converged == result.instances else float("nan")
+        rows.append(Row({**point, "d": d, "theory": float(exact),
+                         **{k: float(v) for k, v in extra.items()},
+                         "converged": f"{converged}/{result.instances}",
+                         "MC mean": float(mean)}, float(result.sem)))
+    text = render(rows, "sem", args.format, None)
+    print(text, end="")
+    bad = [r for r in rows if not math.isfinite(as_float(r.params["MC mean"]))]
+    if bad:
+        print(f"{len(bad)} point(s) did not converge in every instance: no mean is given "
+              "there", file=sys.stderr)
+    return 0
+
+
+def _report_preflight(args: argparse.Namespace) -> None:
+    """Errors that would otherwise appear after minutes of work: missing matplotlib, a dask
+    scheduler that cannot be reached."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise ValueError("the report needs matplotlib (pip install 'symtransfer[plots]')")
+    if args.scheduler:
+        if importlib.util.find_spec("distributed") is None:
+            raise ValueError("--scheduler needs dask.distributed "
+                             "(pip install 'symtransfer[distributed]')")
+        _reachable(args.scheduler)
+
+
+def _reachable(address: str, timeout: float = 3.0) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        host, port = parts.hostname, parts.port or 8786
+    except ValueError:
+        raise ValueError(f"--scheduler: not an address: {address!r}") from None
+    if not host:
+        raise ValueError(f"--scheduler: not an address: {address!r}")
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as error:
+        raise ValueError(f"--scheduler: cannot reach {host}:{port} ({error})") from None
+
+
+def _report_command(args: argparse.Namespace) -> int:
+    _report_preflight(args)
+    from .report import build_report
+
+    print(theory_tables(quick=args.quick))
+    try:
+        path = build_report(args.out, quick=args.quick, workers=args.workers,
+                            client=args.scheduler)
+    except OSError as error:
+        print(f"symtransfer report: error: {error}", file=sys.stderr)
+        return 1
+    print(f"\nreport: {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "report":
-        print(theory_tables(quick=args.quick))
-        from .report import build_report
+    commands = {"report": _report_command, "risk": _risk_command,
+                "simulate": _simulate_command}
+    if args.command == "check" and args.expression is None:
+        from derivations.__main__ import main as derive_main
 
-        if args.scheduler:
-            try:
-                import distributed  # noqa: F401
-            except ImportError:
-                print("symtransfer report: error: --scheduler needs dask.distributed "
-                      "(pip install 'symtransfer[distributed]')", file=sys.stderr)
-                return 2
-        try:
-            path = build_report(args.out, quick=args.quick, workers=args.workers,
-                                client=args.scheduler)
-        except ModuleNotFoundError as error:
-            print(f"symtransfer report: error: {error}; the report needs matplotlib "
-                  "(pip install 'symtransfer[plots]')", file=sys.stderr)
-            return 1
-        except OSError as error:
-            print(f"symtransfer report: error: {error}", file=sys.stderr)
-            return 1
-        print(f"\nreport: {path}")
-        return 0
-    if args.command == "risk":
-        fn = theory.transferability if args.transferability else theory.risk
-        try:
-            values = fn(args.method, gamma=np.array(args.gamma), theta=args.theta,
-                        sigma=args.sigma, lam=args.lam, depth=args.depth, gamma_s=args.gamma_s,
-                        sigma_s=args.sigma_s, form=args.form, precision=args.precision)
-        except (ValueError, TypeError) as error:
-            print(f"symtransfer risk: error: {error}", file=sys.stderr)
-            return 2
-        for g, v in zip(args.gamma, np.atleast_1d(values)):
-            if args.precision is not None:  # all requested digits, not mpmath's display default
-                import mpmath
-
-                v = mpmath.nstr(v, args.precision)
-            print(f"gamma={g:g}\t{v}")
-        return 0
-    if args.expression is not None:
-        try:
-            return _check_formula(args)
-        except (ValueError, TypeError) as error:
-            print(f"symtransfer check: error: {error}", file=sys.stderr)
-            return 2
-    from derivations.__main__ import main as derive_main
-
-    return derive_main()
+        return derive_main()
+    if args.command == "check":
+        commands["check"] = _check_formula
+    try:
+        return commands[args.command](args)
+    except (ValueError, TypeError, ArithmeticError, RuntimeError) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"symtransfer {args.command}: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

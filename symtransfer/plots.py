@@ -670,7 +670,7 @@ def finetune_forms(*, gamma: Iterable[float] | None = None, theta: float = 3 * m
     if runs is not None and not isinstance(runs, Mapping):
         runs = form_runs(runs)
     panels = 1 if runs is None else 3
-    fig = _figure((6.2 * panels, 5.0) if panels == 3 else (7.0, 5.0))
+    fig = _figure((5.3 * panels, 5.0) if panels == 3 else (7.0, 5.0))
     axes = fig.subplots(1, panels, squeeze=False)[0]
     ax = axes[0]
     exact = theory.risk("finetune", gamma=G, form="exact", **params)
@@ -737,6 +737,11 @@ def finetune_forms(*, gamma: Iterable[float] | None = None, theta: float = 3 * m
             jitter = rng.uniform(-width, width, dist.shape)
             a3.plot((g[:, None] + jitter).ravel(), np.maximum(dist, 1e-12).ravel(), marker,
                     color=color, ms=4, ls="", alpha=0.8, label=label)
+        from .mc.gradient_flow import TOL
+
+        a3.axhline(TOL, color="0.4", ls=":", lw=1.4,
+                   label=f"stopping rule: runs stop within {TOL:g} of the minimizer\n"
+                         "(distances near it measure the tolerance, not the theory)")
         _gamma_line(a3, label=False)
         a3.set_yscale("log")
         a3.set_xlim(G.min(), G.max())
@@ -744,8 +749,17 @@ def finetune_forms(*, gamma: Iterable[float] | None = None, theta: float = 3 * m
         a3.set_ylabel("|\u03b2\u0302_run \u2212 \u03b2\u0302_predicted|   (per run, log scale)")
         a3.set_title("Where each run ends (\u03b3 > 1: both forms are least squares)",
                      fontsize=10)
-        a3.legend(fontsize=8, loc="center right", framealpha=0.9)
-    fig.suptitle("Fine-tuning: " + _params_text(**params))
+        a3.legend(fontsize=8, loc="upper right", framealpha=0.9)
+    for a in axes:  # three panels side by side: keep the text readable at full width
+        a.tick_params(labelsize=10)
+        a.xaxis.label.set_size(11)
+        a.yaxis.label.set_size(11)
+        a.title.set_size(11.5)
+        legend = a.get_legend()
+        if legend is not None:
+            for text in legend.get_texts():
+                text.set_fontsize(9.5)
+    fig.suptitle("Fine-tuning: " + _params_text(**params), fontsize=13)
     return fig
 
 
@@ -1016,20 +1030,25 @@ def penalty_transfer(*, gamma: float = 0.5, sigma: float = 0.2,
     """Fine-tuning after pretraining with the penalty ``mu |w - w_0|^2`` (depth 2, population
     source, vanishing initialization, so the penalty is weight decay).
 
-    Left: T against mu, one colour per theta: exact form solid, paper's form dashed, the best
-    penalty mu* (exact form) starred, Monte-Carlo means +- paired sem from ``mc = (scratch,
-    finetune)`` sweeps (the fine-tuning sweep over mu and theta at this gamma, the scratch
-    sweep over gamma). mu >= 1 learns nothing: T = 0. Right: T at mu = 0 and at mu* against
-    theta for a few gamma: the best penalty turns every negative T into (1-gamma) cos^2 >= 0.
+    Left: the fine-tuning *risk* against mu, one colour per theta: exact form solid, paper's
+    form dashed, the best penalty mu* (exact form) starred, the scratch risk (grey line; T > 0
+    below it), and Monte-Carlo means +- sem of the fine-tuning runs from ``mc = (scratch,
+    finetune)`` (the fine-tuning sweep over mu and theta at this gamma; the scratch sweep over
+    gamma gives the grey band, mean +- sem of the scratch runs at this gamma). Risks, not
+    differences, are plotted so that the scratch runs' own noise (shared by every point of a
+    T curve) does not move the fine-tuning points. mu >= 1 learns nothing: fine-tuning is
+    scratch training. Right: T at mu = 0 and at mu* against theta for a few gamma: the best
+    penalty turns every negative T into (1-gamma) cos^2 >= 0.
     """
     from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     mus = np.linspace(0.0, 1.8, 721) if mu is None else np.asarray(mu, dtype=float)
     thetas = [float(t) for t in thetas]
-    fig = _figure((13.0, 5.2))
+    fig = _figure((13.0, 5.4))
     left, right = fig.subplots(1, 2)
     base = dict(gamma=gamma, sigma=sigma)
-    mc_T = None
+    ft = None
     if mc is not None:
         scratch, ft = mc
         _check_sweep(ft, "finetune", "the penalty sweep", gamma=gamma, sigma=sigma)
@@ -1038,40 +1057,52 @@ def penalty_transfer(*, gamma: float = 0.5, sigma: float = 0.2,
                              f"{ft.grid['gamma'].tolist()})")
         if "mu" not in ft.grid:
             raise ValueError("the penalty sweep must have a 'mu' axis")
-        grid, T, sem = mc_transferability(scratch, ft)
-        mc_T = (grid, T, sem)
+        try:  # the scratch band needs a scratch sweep with gamma as its only long axis
+            found = _along(scratch.grid, (scratch.mean(), scratch.sem()), "gamma", {})
+        except ValueError:
+            found = None
+        if found is not None:
+            gs, ms, es = found
+            k = _index(np.asarray(gs), gamma)
+            if k is not None:
+                left.axhspan(ms[k] - es[k], ms[k] + es[k], color="0.7", alpha=0.5, lw=0,
+                             zorder=0)
+    r_scratch = float(theory.risk("scratch", **base))
+    left.axhline(r_scratch, color="0.35", lw=1.2, zorder=1)
     for i, th in enumerate(thetas):
         color = f"C{i}"
         for form, ls in (("exact", "-"), ("paper", "--")):
-            T = theory.transferability("finetune", theta=th, mu=mus, form=form, **base)
-            left.plot(mus, T, color=color, ls=ls, lw=2 if form == "exact" else 1.3,
+            R = theory.risk("finetune", theta=th, mu=mus, form=form, **base)
+            left.plot(mus, R, color=color, ls=ls, lw=2 if form == "exact" else 1.3,
                       label=f"\u03b8 = {_pi_label(th)}" if form == "exact" else None)
         m_star = theory.optimal_penalty(theta=th, **base)
-        left.plot([m_star], [theory.transferability("finetune", theta=th, mu=m_star, **base)],
+        left.plot([m_star], [theory.risk("finetune", theta=th, mu=m_star, **base)],
                   marker="*", ms=15, color=color, mec="k", zorder=6, ls="")
-        if mc_T is not None:
-            found = _along(mc_T[0], mc_T[1:], "mu", {"theta": th, "gamma": gamma})
+        if ft is not None:
+            found = _along(ft.grid, (ft.mean(), ft.sem()), "mu", {"theta": th, "gamma": gamma})
             if found is not None:
                 x, m, e = found
                 _errorbar(left, x, m, e, color=color, markeredgecolor="k",
                           markeredgewidth=0.6)
-    left.axhline(0.0, color="0.3", lw=0.8)
     left.axvline(1.0, color="0.5", ls=":", lw=1.0)
     left.set_xlabel("\u03bc   (pretraining penalty \u03bc|w \u2212 w\u2080|\u00b2: rich "
                     "\u2192 lazy)")
-    left.set_ylabel("T = R_scratch \u2212 R_finetune   (> 0: transfer helps)")
+    left.set_ylabel("R_finetune = |\u03b2\u0302 \u2212 \u03b2_t|\u00b2   (below the grey "
+                    "line: T > 0)")
     handles, _ = left.get_legend_handles_labels()
     handles += [Line2D([], [], color="0.3", lw=2, label="exact form"),
                 Line2D([], [], color="0.3", lw=1.3, ls="--", label="paper's form (c = 1)"),
                 Line2D([], [], color="0.3", marker="*", ms=12, mec="k", ls="",
-                       label="best \u03bc* (exact form)")]
-    if mc_T is not None:
+                       label="best \u03bc* (exact form)"),
+                Line2D([], [], color="0.35", lw=1.2, label="scratch risk (theory)")]
+    if ft is not None:
+        handles.append(Patch(color="0.7", alpha=0.5, label="scratch runs, mean \u00b1 sem"))
         handles.append(Line2D([], [], color="0.3", marker="o", ls="", markeredgecolor="k",
-                              label=f"Monte-Carlo \u00b1 paired sem (d = "
-                                    f"{_setting(mc[1], 'd')}, {mc[1].errors.shape[-1]} runs)"))
-    left.legend(handles=handles, fontsize=8, loc="lower right", framealpha=0.9)
-    left.set_title("Fine-tuning after penalized pretraining\n" + _params_text(**base)
-                   + ", L = 2; \u03bc \u2265 1: nothing learned, T = 0", fontsize=10)
+                              label=f"fine-tuning runs \u00b1 sem (d = "
+                                    f"{_setting(ft, 'd')}, {ft.errors.shape[-1]} runs)"))
+    left.legend(handles=handles, fontsize=8, loc="upper left", framealpha=0.9, ncol=2)
+    left.set_title("Fine-tuning risk after penalized pretraining\n" + _params_text(**base)
+                   + ", L = 2; \u03bc \u2265 1: nothing learned (scratch)", fontsize=10)
     TH = np.linspace(0.0, math.pi, 361)
     for i, g in enumerate(sorted({0.2, 0.5, 0.8} | {gamma})):
         color = f"C{i + 5}"

@@ -8,7 +8,7 @@ under ``out/figures``, re-derives every formula (``derivations.run_all``, cached
 
 * the figures with captions;
 * every shipped formula in LaTeX with its derivation status;
-* the theory vs Monte-Carlo agreement: the cases of ``symtransfer.cli.MC_CASES`` and every
+* the theory vs Monte-Carlo agreement: the cases of ``symtransfer.tables.MC_CASES`` and every
   point of the sweeps, each judged by ``|mean - theory| <= 4 sem + allowance``, the
   allowance being zero where the theory is an exact finite-d expectation (scratch, ridgeless
   linear transfer with population pretraining, fine-tuning above gamma = 1) and the stated
@@ -541,6 +541,26 @@ def _save(fig, figures: Path, name: str) -> list[Path]:
     return paths
 
 
+_RELU_NOTE = {
+    "linear": "Linear transfer refits only the readout on the frozen ReLU features (ridge "
+              "1e-3 relative to the largest feature eigenvalue), so it can fit only the part "
+              "of the target inside the feature span: compare where the black T = 0 line "
+              "falls on the \u03c1 axis in the two panels.",
+    "finetune": "Fine-tuning trains all layers from the pretrained weights: in both panels "
+                "T > 0 at small residual and T < 0 at large residual below \u03b3 = 1; "
+                "compare the position of the T = 0 line in the two panels.",
+}
+
+_SLICE_ABOVE = {
+    "linear": "Above \u03b3 = 1 scratch reaches least squares, whose risk \u03c3\u00b2/(\u03b3"
+              " \u2212 1) falls below linear transfer's sin\u00b2\u03b8 (which does not "
+              "improve with data): T < 0 there except at small \u03b8 just above the "
+              "double-descent peak.",
+    "finetune": "Above \u03b3 = 1 fine-tuning and scratch reach the same least-squares "
+                "solution, so T = 0 and T_MC is 0 to the training tolerance.",
+}
+
+
 def _make_figures(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> list:
     """Draw every figure family; returns [(name, title, caption)]."""
     from . import plots
@@ -591,9 +611,8 @@ def _make_figures(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _L
                      + (" (exact form solid, paper form dashed)" if method == "finetune" else "")
                      + f", Monte-Carlo means \u00b1 1 sem (d = {d}, {K} instances). Scratch "
                      "and transfer runs share the target data instance by instance (same "
-                     "seed), so the sem is that of the per-instance differences; above "
-                     "\u03b3 = 1 fine-tuning and scratch reach the same least-squares "
-                     "solution and T_MC is 0 to the training tolerance."))
+                     "seed), so the sem is that of the per-instance differences. "
+                     + _SLICE_ABOVE[method]))
         log(f"figure slices_{method}")
     fig = plots.ridge_curve(lam=np.linspace(0, max(cfg.ridge_lams), 200),
                             thetas=cfg.slice_thetas, gamma=cfg.ridge_gamma, sigma=s,
@@ -638,7 +657,9 @@ def _make_figures(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _L
                  "the null-space and row-space parts). Right: distance of each "
                  "run's end point to each form's predicted end point (log scale): ~1e-4 "
                  "(integration error) to the exact form, 10-100 times more to the paper's; "
-                 "above \u03b3 = 1 both are least squares."))
+                 "above \u03b3 = 1 both are least squares and the distances sit at the "
+                 "dotted line, the stopping rule (runs stop within 1e-6 of the minimizer): "
+                 "there they measure the tolerance, not a difference of forms."))
     log("figure finetune_forms")
     fig = plots.penalty_transfer(gamma=cfg.penalty_gamma, sigma=s,
                                  thetas=cfg.penalty_thetas, mc=(scratch, sweeps["penalty"]))
@@ -648,10 +669,14 @@ def _make_figures(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _L
                  "from the vanishing initialization the penalty is weight decay, the "
                  "pretrained vector shrinks to (1 \u2212 \u03bc)\u03b2_s (depth 2), and "
                  "\u03bc \u2265 1 learns nothing (the lazy end: fine-tuning is scratch "
-                 f"training, T = 0). Left: fine-tuning T against \u03bc at \u03b3 = "
-                 f"{cfg.penalty_gamma}, \u03c3 = {s}; exact form solid, paper's form dashed, "
-                 "stars at the best \u03bc* (exact form); Monte-Carlo means \u00b1 paired "
-                 f"sem (d = {d}, {K} runs; penalized pretraining by Heun gradient flow to "
+                 f"training, T = 0). Left: the fine-tuning risk against \u03bc at "
+                 f"\u03b3 = {cfg.penalty_gamma}, \u03c3 = {s}; exact form solid, paper's "
+                 "form dashed, stars at the best \u03bc* (exact form); the grey line is the "
+                 "scratch risk (T > 0 below it) and the grey band the scratch runs' mean "
+                 "\u00b1 sem. Risks rather than T are shown: every T_MC of one curve shares "
+                 "the same scratch runs, whose own error would shift all its points together. "
+                 f"Points: fine-tuning runs, mean \u00b1 sem (d = {d}, {K} runs; penalized "
+                 "pretraining by Heun gradient flow to "
                  "stationarity, then fine-tuning). Right: T without penalty (dashed) and at "
                  "\u03bc* (solid) against \u03b8: the best penalty gives T* = "
                  "(1 \u2212 \u03b3) cos\u00b2\u03b8 \u2265 0 for \u03b8 \u2264 \u03c0/2 "
@@ -672,14 +697,13 @@ def _make_figures(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _L
                      f"{rs['teacher_width']}, student width {rs['width']}, "
                      f"{rs['instances']} instances, pretraining on the exact population "
                      "loss from small initialization). The target's hidden features are the "
-                     "source's rotated by \u03b8; the x axis is the measured feature residual "
-                     "\u03c1 (the fraction of the target function outside the span of the "
-                     "pretrained hidden activations, by regression on them), which is "
-                     "sin\u00b2\u03b8 in the linear model. Left: the linear theory's T over "
-                     "(\u03c1 = sin\u00b2\u03b8, \u03b3); right: the ReLU Monte-Carlo T "
-                     "(paired differences on the same target data; dots: sign not resolved). "
-                     "The phase picture carries over: transfer helps where the target lies "
-                     "in the pretrained feature space and hurts where it does not."))
+                     "source's rotated by \u03b8 (column labels on top: \u03b8/(\u03c0/2)); "
+                     "the x axis is the measured feature residual \u03c1, the fraction of the "
+                     "target function outside the span of the pretrained hidden activations "
+                     "(by regression on them), which is sin\u00b2\u03b8 in the linear model. "
+                     "Left: the linear theory's T over (\u03c1 = sin\u00b2\u03b8, \u03b3); "
+                     "right: the ReLU Monte-Carlo T (paired differences on the same target "
+                     "data; dots: sign not resolved). " + _RELU_NOTE[method]))
         log(f"figure relu_{method}")
     return made
 
@@ -765,7 +789,7 @@ def _write_markdown(path: Path, *, cfg: Config, made: list, table: list[Check],
         md += [f"### {i}. {title}", "", f"![{title}](figures/{name}.png)", "",
                f"*Figure {i}.* {caption} ([PDF](figures/{name}.pdf))", ""]
     md += ["## Theory vs Monte-Carlo", "",
-           "Each case of `symtransfer.cli.MC_CASES` is simulated at d = "
+           "Each case of `symtransfer.tables.MC_CASES` is simulated at d = "
            f"{cfg.table_d} with {cfg.table_instances} instances and compared with the theory: "
            "the exact finite-d expectation where one is known (allowance 0), otherwise the "
            "asymptotic formula with the stated finite-size allowance (as in "
@@ -900,7 +924,7 @@ def _count_how(results):
 
 def _monte_carlo(cfg: Config, data: Path, workers, client, log: _Log):
     """The sweeps, the fine-tuning form runs and the checked cases, with their checks."""
-    from .cli import MC_CASES
+    from .tables import MC_CASES
 
     common = dict(d=cfg.d, instances=cfg.instances, seed=cfg.seed, sigma=cfg.sigma,
                   workers=workers, client=client)
@@ -977,7 +1001,7 @@ def build_report(out: str | os.PathLike = "report", quick: bool = False,
     client : a ``dask.distributed.Client`` or a scheduler address: the sweeps and
         simulations run on that cluster.
     """
-    from .cli import theory_tables
+    from .tables import theory_tables
 
     import matplotlib  # noqa: F401  (fail before any simulation when it is missing)
 

@@ -19,12 +19,14 @@ def run(*args, timeout=60):
 
 
 def parse_values(stdout):
-    """'gamma=G<TAB>V' lines -> {G: V}."""
+    """The aligned table of ``symtransfer risk`` -> {gamma: value (last column)}."""
+    lines = [line for line in stdout.strip().splitlines() if not line.startswith("*")]
+    header = lines[0].split()
+    assert header[0] == "gamma"
     out = {}
-    for line in stdout.strip().splitlines():
-        key, value = line.split("\t")
-        assert key.startswith("gamma=")
-        out[float(key[len("gamma="):])] = float(value)
+    for line in lines[1:]:
+        cells = line.split()
+        out[float(cells[0])] = float(cells[len(header) - 1])
     return out
 
 

@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("matplotlib")
 
 from symtransfer import report  # noqa: E402
-from symtransfer.cli import MC_CASES  # noqa: E402
+from symtransfer.tables import MC_CASES  # noqa: E402
 
 FAMILIES = ["phase_linear", "phase_finetune", "slices_linear", "slices_finetune", "ridge",
             "double_descent", "finetune_forms"]

@@ -22,6 +22,26 @@ from .. import theory
 from ..plots import DIVERGING, METHOD_NAMES, NAN_HATCH, _edges, _figure
 
 
+def _label_columns(ax, x: np.ndarray, values: np.ndarray, top: float,
+                   min_gap: float = 0.03) -> None:
+    """Label each column at the top of the panel with its theta/(pi/2), rotated so that
+    neighbours do not overlap; where two columns are closer than ``min_gap`` (in the axis'
+    units) only one is labelled, and the last column (theta = pi/2) always is."""
+    keep = []
+    for j in range(len(x)):
+        if keep and x[j] - x[keep[-1]] < min_gap:
+            if j == len(x) - 1:
+                keep[-1] = j  # the last column wins
+            continue
+        keep.append(j)
+    for j in keep:
+        ax.annotate(f"{values[j]:.2f}", (x[j], top), textcoords="offset points",
+                    xytext=(0, 2), ha="center", va="bottom", rotation=90, fontsize=7,
+                    color="0.3", annotation_clip=False)
+    ax.annotate("\u03b8/(\u03c0/2):", (0, top), textcoords="offset points", xytext=(-4, 2),
+                ha="right", va="bottom", fontsize=7, color="0.3", annotation_clip=False)
+
+
 def relu_phase_diagram(sweep, method: str = "finetune", *, sigma: float | None = None,
                        clip: float = 1.0):
     """Two panels: the linear theory's T(rho = sin^2 theta, gamma) of ``method`` ('linear' or
@@ -84,17 +104,10 @@ def relu_phase_diagram(sweep, method: str = "finetune", *, sigma: float | None =
     unresolved = np.isfinite(T) & (np.abs(T) < 2 * np.nan_to_num(sem))
     yy, xx = np.meshgrid(gamma, rho_theta, indexing="ij")
     ax_relu.plot(xx[unresolved], yy[unresolved], "o", ms=3, color="0.2", zorder=5)
-    last = -np.inf
-    for j, th in enumerate(theta[order]):
-        if rho_theta[j] - last < 0.09:  # labels would overlap: the column shows its colour only
-            continue
-        last = rho_theta[j]
-        ax_relu.annotate(f"\u03b8={th / (math.pi / 2):.2f}\u00b7\u03c0/2", (rho_theta[j], ey[-1]),
-                         textcoords="offset points", xytext=(0, 2), ha="center",
-                         fontsize=7, color="0.3", annotation_clip=False)
+    _label_columns(ax_relu, rho_theta, theta[order] / (math.pi / 2), ey[-1])
     s = sweep.settings
     ax_relu.set_title(f"ReLU networks: d = {s['d']}, width {s['width']}, teacher width "
-                      f"{s['teacher_width']}, {s['instances']} instances", pad=14)
+                      f"{s['teacher_width']}, {s['instances']} instances", pad=34)
     ax_relu.set_xlabel("feature residual \u03c1, measured (regression on pretrained features)")
     ax_relu.set_xlim(0, 1)
     ax_relu.tick_params(labelleft=True)
