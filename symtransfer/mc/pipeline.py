@@ -3,6 +3,7 @@
 1. Pretraining on the source: gradient flow from small initialization on the population loss
    (``gamma_s=None``) or on ``n_s = gamma_s d`` noisy samples.
 2. Transfer on ``n = gamma d`` target samples:
+
    * ``scratch``: the same architecture from a fresh small initialization;
    * ``linear``: W_1..W_{L-1} frozen, readout refit on the hidden features. ``lam > 0`` is ridge
      (penalty ``n lam |W_L|^2`` on the summed squared loss). ``lam = 0`` is the ridgeless limit
