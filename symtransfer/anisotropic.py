@@ -1,0 +1,173 @@
+"""Risks with an input covariance: x ~ N(0, Sigma), any spectrum (:mod:`symtransfer.spectra`).
+
+Setting: unit Euclidean teachers with ``cos(theta) = beta_s . beta_t``, *generic* orientation
+(uniformly random relative to Sigma's eigenvectors), population pretraining (the source
+covariance does not matter then: gradient flow still reaches beta_s with balanced rank-1
+weights for any full-rank source covariance). The excess risk is in the target's own norm,
+``R = (beta_hat - beta_t)^T Sigma (beta_hat - beta_t)``.
+
+Deterministic equivalents (the primitives, each confirmed on random matrices in
+``tests/test_spectra.py``), with kappa from :meth:`Spectrum.kappa` and
+``a = E[l^2/(l+kappa)^2]/gamma``:
+
+* min-norm / ridge bias for a generic unit teacher: ``B1 = kappa^2 E[l/(l+kappa)^2]/(1-a)``;
+* variance: ``sigma^2 a/(1-a)`` (least squares, gamma > 1: ``sigma^2/(gamma-1)``, any Sigma);
+* the target data's row space keeps ``|P beta|^2 -> gamma`` of a generic unit vector, and the
+  min-norm interpolator's noise part has ``|X^+ eps|^2 -> sigma^2/kappa``.
+
+Results (isotropic Sigma = I gives the shipped expressions, checked in ``tests``):
+
+* scratch: ``R = B1 + sigma^2 a/(1-a)`` (ridgeless: gamma < 1; least squares above);
+  with ``lam > 0`` the same with kappa of ridge;
+* linear transfer (readout refit with ridge ``lam`` on the frozen feature ``beta_s . x``):
+  the population fit of one feature in the Sigma-metric, ``R = m1 (1 - cos^2 r (2 - r))``,
+  ``m1 = E[l]``, ``r = m1/(m1 + lam)``;
+* fine-tuning: the gradient-flow facts behind the exact form hold for any design matrix, so
+  ``beta_hat = X^+ y + c P_perp beta_s`` with ``c = q^((L-1)/2)`` and q the positive root of
+  ``q^L - (1-gamma) q^(L-1) - (gamma + sigma^2/kappa)``; its risk is
+  ``sigma^2 a/(1-a) + |c beta_s - beta_t|^2 B1`` (gamma < 1; least squares above). The
+  paper's form has c = 1.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ._roots import positive_root
+from .spectra import Spectrum
+
+METHODS = ("scratch", "linear", "finetune")
+
+
+def _array(name: str, value: Any, *, lower: float | None = None,
+           upper: float | None = None) -> np.ndarray:
+    if isinstance(value, (bool, np.bool_, str)) or value is None:
+        raise TypeError(f"{name} must be a real number or array, got {value!r}")
+    arr = np.asarray(value)
+    if arr.dtype == bool or arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be real, got dtype {arr.dtype}")
+    arr = arr.astype(float)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite")
+    if lower is not None and np.any(arr < lower):
+        raise ValueError(f"{name} must be >= {lower}")
+    if upper is not None and np.any(arr > upper):
+        raise ValueError(f"{name} must be <= {upper:.6g}")
+    return arr
+
+
+def _check_spectrum(spectrum: Any) -> Spectrum:
+    if not isinstance(spectrum, Spectrum):
+        raise TypeError(f"spectrum must be a symtransfer.spectra.Spectrum (Discrete, PowerLaw, "
+                        f"Empirical), got {type(spectrum).__name__}")
+    return spectrum
+
+
+def _scratch_parts(spectrum: Spectrum, gamma: np.ndarray, lam: np.ndarray):
+    """(bias per unit teacher norm B1, variance per unit noise a/(1-a)), float64."""
+    f = spectrum.functionals(gamma, lam)
+    k = f["kappa"]
+    a = f["df2"] / gamma
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b1 = np.where(k > 0, k ** 2 * f["bias"] / (1 - a), 0.0)
+        var = np.where(a < 1, a / (1 - a), np.inf)
+    return b1, var, k
+
+
+def scratch(spectrum: Spectrum, *, gamma, sigma=0.0, lam=0.0) -> np.ndarray:
+    """Risk of min-norm / least squares (``lam = 0``) or ridge (penalty ``lam`` on the mean
+    loss) on the target data; inf at gamma = 1 with sigma > 0 and lam = 0."""
+    _check_spectrum(spectrum)
+    g = _array("gamma", gamma, lower=0)
+    s = _array("sigma", sigma, lower=0)
+    la = _array("lam", lam, lower=0)
+    if np.any(g <= 0):
+        raise ValueError("gamma must be > 0")
+    g, s, la = np.broadcast_arrays(g, s, la)
+    b1, var, _ = _scratch_parts(spectrum, g, la)
+    with np.errstate(invalid="ignore"):
+        out = b1 + np.where(s > 0, s ** 2 * var, 0.0)
+    return out if out.ndim else float(out)
+
+
+def linear(spectrum: Spectrum, *, theta, lam=0.0) -> np.ndarray:
+    """Risk of linear (ridge) transfer from population pretraining: ``m1 (1 - cos^2 r(2-r))``,
+    ``r = m1/(m1 + lam)`` (independent of gamma and sigma as n -> infinity)."""
+    _check_spectrum(spectrum)
+    th = _array("theta", theta, lower=0, upper=math.pi)
+    la = _array("lam", lam, lower=0)
+    m1 = spectrum.mean
+    r = m1 / (m1 + la)
+    out = m1 * (1 - np.cos(th) ** 2 * r * (2 - r))
+    return out if np.ndim(out) else float(out)
+
+
+def finetune_scale(spectrum: Spectrum, *, gamma, sigma=0.0, depth: int = 2) -> np.ndarray:
+    """c: fine-tuning multiplies the null-space part of beta_s by c = q^((L-1)/2), q the
+    positive root of ``q^L - (1-gamma) q^(L-1) - (gamma + sigma^2/kappa)`` (gamma < 1)."""
+    g = _array("gamma", gamma, lower=0)
+    s = _array("sigma", sigma, lower=0)
+    g, s = np.broadcast_arrays(g, s)
+    k = np.asarray(spectrum.kappa(g, 0.0), dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b = np.where(g < 1, g + np.where(s > 0, s ** 2 / k, 0.0), np.nan)
+    q = positive_root(int(depth), 1 - g, b)
+    return q ** ((depth - 1) / 2)
+
+
+def finetune(spectrum: Spectrum, *, gamma, theta, sigma=0.0, depth: int = 2,
+             form: str = "exact") -> np.ndarray:
+    """Fine-tuning risk: ``sigma^2 a/(1-a) + (c^2 - 2 c cos(theta) + 1) B1`` below gamma = 1
+    (``form='paper'``: c = 1), least squares above."""
+    _check_spectrum(spectrum)
+    if form not in ("exact", "paper"):
+        raise ValueError(f"form must be 'exact' or 'paper', got {form!r}")
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 2:
+        raise ValueError(f"depth must be an integer >= 2, got {depth!r}")
+    g = _array("gamma", gamma, lower=0)
+    th = _array("theta", theta, lower=0, upper=math.pi)
+    s = _array("sigma", sigma, lower=0)
+    if np.any(g <= 0):
+        raise ValueError("gamma must be > 0")
+    g, th, s = np.broadcast_arrays(g, th, s)
+    b1, var, _ = _scratch_parts(spectrum, g, np.zeros_like(g))
+    noise = np.where(s > 0, s ** 2 * var, 0.0)
+    if form == "paper":
+        c = np.ones_like(g)
+    else:
+        c = np.where(g < 1, finetune_scale(spectrum, gamma=g,
+                                           sigma=s, depth=int(depth)), 1.0)
+    with np.errstate(invalid="ignore"):
+        below = noise + (c ** 2 - 2 * c * np.cos(th) + 1) * b1
+    out = np.where(g < 1, below, noise)
+    return out if out.ndim else float(out)
+
+
+def risk(method: str, spectrum: Spectrum, *, gamma, theta=None, sigma=0.0, lam=0.0,
+         depth: int = 2, form: str = "exact") -> np.ndarray:
+    """The risk of ``method`` ('scratch', 'linear', 'finetune') with input covariance
+    ``spectrum``; the same parameters as :func:`symtransfer.risk` (population pretraining)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method == "scratch":
+        return scratch(spectrum, gamma=gamma, sigma=sigma, lam=lam)
+    if theta is None:
+        raise ValueError(f"theta is required for {method!r}")
+    if method == "linear":
+        out = linear(spectrum, theta=theta, lam=lam)
+        shape = np.broadcast(np.asarray(gamma), np.asarray(theta), np.asarray(sigma)).shape
+        return np.broadcast_to(out, shape).copy() if shape else out
+    if np.any(np.asarray(lam) != 0):
+        raise ValueError("lam applies to scratch and linear transfer; fine-tuning is ridgeless")
+    return finetune(spectrum, gamma=gamma, theta=theta, sigma=sigma, depth=depth, form=form)
+
+
+def transferability(method: str, spectrum: Spectrum, *, gamma, theta=None, sigma=0.0,
+                    lam=0.0, depth: int = 2, form: str = "exact") -> np.ndarray:
+    """T = R_scratch (ridgeless) - R_method."""
+    base = scratch(spectrum, gamma=gamma, sigma=sigma)
+    with np.errstate(invalid="ignore"):
+        return base - risk(method, spectrum, gamma=gamma, theta=theta, sigma=sigma, lam=lam,
+                           depth=depth, form=form)
