@@ -10,7 +10,9 @@ that the expression symtransfer ships is the same expression:
 * :mod:`.properties` -- monotonicity and sign properties;
 * :mod:`.ridge` -- ridge regression on the target and its optimal penalty (Marchenko-Pastur);
 * :mod:`.distances` -- dataset distances and the feature overlap;
-* :mod:`.penalty` -- pretraining with a penalty toward the initialization, and its best value.
+* :mod:`.penalty` -- pretraining with a penalty toward the initialization, and its best value;
+* :mod:`.spectra` -- risks with an input covariance (deterministic equivalents), reducing to
+  the isotropic ones.
 
 ``python -m derivations`` runs :func:`run_all` and prints one line per check.
 
@@ -51,7 +53,7 @@ N_POINTS = 24
 SIMPLIFY_MAX_OPS = 60
 
 MODULES = ("primitives", "scratch", "source", "linear", "finetune", "phase", "properties",
-           "ridge", "distances", "penalty")
+           "ridge", "distances", "penalty", "spectra")
 
 
 @dataclass(frozen=True)
