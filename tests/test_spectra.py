@@ -236,3 +236,41 @@ def test_finetune_endpoint_on_an_anisotropic_design():
         # far from 0 (the paper's form is rejected)
         mean, tol = _agree(gaps[depth], pred - paper)
         assert mean > tol
+
+
+# ------------------------------------------------------------------------ figures' claims
+
+def test_figure_claims():
+    """What the spectra figures' captions say: at sigma = 0 fine-tuning's boundary is pi/3
+    for every spectrum (c = 1); with noise it falls faster the wider the spectrum; the
+    spread lowers the scratch bias and moves linear transfer's boundary to smaller angles."""
+    spreads = [spectra.Discrete([1.0]), spectra.Discrete([0.5, 1.5]), spectra.Discrete([0.05, 1.95])]
+    for spec in spreads:
+        assert A.finetune_scale(spec, gamma=0.5, sigma=0.0) == pytest.approx(1.0, abs=1e-12)
+    c = [float(A.finetune_scale(spec, gamma=0.5, sigma=1.0)) for spec in spreads]
+    assert c[0] < c[1] < c[2]  # larger c: cos(theta*) = c/2 larger, theta* smaller
+    bias = [A.scratch(spec, gamma=0.5) for spec in spreads]
+    assert bias[0] > bias[1] > bias[2]
+    for spec in spreads[1:]:
+        T = A.transferability("linear", spec, gamma=0.5, theta=np.linspace(0, 1.5, 301),
+                              sigma=0.2)
+        T_iso = st.transferability("linear", gamma=0.5, theta=np.linspace(0, 1.5, 301),
+                                   sigma=0.2)
+        assert np.argmax(T < 0) < np.argmax(T_iso < 0)
+
+
+def test_spectra_figures_draw():
+    pytest.importorskip("matplotlib")
+    from symtransfer import plots
+
+    fig = plots.spectrum_phase_diagrams("finetune", sigma=0.5)
+    axes = [a for a in fig.axes if a.get_label() != "<colorbar>"]
+    assert len(axes) == 3 and "isotropic" in axes[0].get_title()
+    assert all(a.collections for a in axes)  # mesh and T = 0 contours
+    fig = plots.finetune_boundary_vs_noise(spreads=(0.0, 0.8))
+    (ax,) = fig.axes
+    lines = [l for l in ax.get_lines() if len(l.get_xdata()) > 2]
+    for line in lines:
+        assert line.get_ydata()[0] == pytest.approx(2 / 3, abs=1e-9)  # pi/3 at sigma = 0
+    with pytest.raises(ValueError, match="method"):
+        plots.spectrum_phase_diagrams("scratch")
