@@ -68,6 +68,18 @@ class Sweep(GridResults):
                                                                                 np.nan)
         return np.where(ok, sem, np.nan)
 
+    def to_xarray(self):
+        """The sweep as an :class:`xarray.Dataset` (see :func:`symtransfer.export.to_xarray`)."""
+        from .export import to_xarray
+
+        return to_xarray(self)
+
+    def to_dataframe(self):
+        """One row per (grid point, instance) (see :func:`symtransfer.export.to_dataframe`)."""
+        from .export import to_dataframe
+
+        return to_dataframe(self)
+
     def theory(self, quantity: str = "risk", form: str = "exact",
                finite_size: bool = False) -> np.ndarray:
         """The theory on the same grid: ``symtransfer.risk`` or ``transferability``;
