@@ -267,7 +267,8 @@ def main(argv: list[str] | None = None) -> int:
         except (ValueError, TypeError) as error:
             print(f"symtransfer check: error: {error}", file=sys.stderr)
             return 2
-    from derivations.__main__ import main as derive_main
+    from symtransfer import derivations  # noqa: F401 - installed, or the checkout's folder
+    from symtransfer.derivations.__main__ import main as derive_main
 
     return derive_main()
 

@@ -357,7 +357,7 @@ def sweep_checks(sweep, label: str) -> list[Check]:
 # ------------------------------------------------------------------------- derivations
 
 def _derivation_sources() -> list[Path]:
-    import derivations
+    from symtransfer import derivations
 
     here = Path(__file__).resolve().parent
     root = Path(derivations.__file__).resolve().parent
@@ -379,7 +379,7 @@ def _derivation_key() -> str:
 
 def _derive() -> tuple[list[tuple], float]:
     """derivations.run_all() as plain tuples (runs in a worker process)."""
-    import derivations
+    from symtransfer import derivations
 
     t = time.perf_counter()
     results = derivations.run_all()
