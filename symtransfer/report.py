@@ -744,8 +744,8 @@ def _write_markdown(path: Path, *, cfg: Config, made: list, table: list[Check],
           f"Generated {now} by symtransfer {__version__} (`symtransfer report"
           f"{' --quick' if cfg.name == 'quick' else ''}`), Python {sys.version.split()[0]}. "
           "Theory: Tahir, Ganguli, Rotskoff, *Features are fate* (ICML 2025), re-derived; see "
-          "`THEORY.md`. Monte-Carlo: gradient flow of deep linear networks from small "
-          "initialization (`symtransfer.simulate`), seed 0.", "",
+          "`docs/theory.md` in the repository. Monte-Carlo: gradient flow of deep linear "
+          "networks from small initialization (`symtransfer.simulate`), seed 0.", "",
           "## Summary", "",
           f"- **Theory vs Monte-Carlo, checked cases:** {passed_table} of {len(table)} PASS "
           f"(|mean \u2212 theory| \u2264 4 sem + allowance; d = {cfg.table_d}, "
