@@ -20,10 +20,10 @@ re-derivation of every shipped formula; the repository's ``derivations/`` folder
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import sys
-from pathlib import Path
+import importlib as _importlib
+import importlib.util as _importlib_util
+import sys as _sys
+from pathlib import Path as _Path
 from typing import Any
 
 from .mc import ConvergenceError, SimulationResult, simulate
@@ -68,21 +68,21 @@ def _derivations():
     installed, or another copy installed), the checkout's ``derivations/`` folder itself."""
     name = f"{__name__}.derivations"
     try:
-        return importlib.import_module(name)
+        return _importlib.import_module(name)
     except ModuleNotFoundError as error:
         if error.name != name:
             raise
-    folder = Path(__file__).resolve().parent.parent / "derivations"
+    folder = _Path(__file__).resolve().parent.parent / "derivations"
     if not (folder / "__init__.py").is_file():
         raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-    spec = importlib.util.spec_from_file_location(name, folder / "__init__.py",
-                                                  submodule_search_locations=[str(folder)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
+    spec = _importlib_util.spec_from_file_location(name, folder / "__init__.py",
+                                                   submodule_search_locations=[str(folder)])
+    module = _importlib_util.module_from_spec(spec)
+    _sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
     except BaseException:
-        del sys.modules[name]
+        del _sys.modules[name]
         raise
     return module
 
@@ -91,7 +91,7 @@ def __getattr__(name: str):
     """PEP 562: import the subpackages of :data:`_LAZY` on first attribute access."""
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = _derivations() if name == "derivations" else importlib.import_module(
+    module = _derivations() if name == "derivations" else _importlib.import_module(
         f"{__name__}.{name}")
     globals()[name] = module
     return module
