@@ -8,6 +8,7 @@ finds nothing cannot pass for a clean repository.
 """
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import math
@@ -172,6 +173,57 @@ def markdown_files() -> list[Path]:
             if p.suffix == ".md" and (p == Path("README.md") or p.parts[0] == "docs")]
 
 
+def module_path(dotted: str) -> str:
+    """The repository path of an installed module name (``symtransfer.derivations.x`` lives in
+    ``derivations/x``), without the ``.py`` / ``/__init__.py`` ending."""
+    parts = dotted.split(".")
+    if parts[:2] == ["symtransfer", "derivations"]:
+        parts = parts[1:]
+    return "/".join(parts)
+
+
+def installed_name(path: Path) -> str:
+    """The module name a tracked file of symtransfer/ or derivations/ has once installed."""
+    parts = list(path.with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(["symtransfer"] + parts if parts[0] == "derivations" else parts)
+
+
+def unresolved_imports(path: Path, source: str, tracked: set[str]) -> list[str]:
+    """Imports of symtransfer's own modules in ``source`` (the file ``path``) that no tracked
+    file provides (a fresh clone would fail on them), and, inside the package, imports of a
+    top-level ``derivations`` (which works only from the repository root)."""
+    in_package = path.parts[0] in ("symtransfer", "derivations")
+    here = installed_name(path).split(".") if in_package else []
+    is_package = path.name == "__init__.py"
+    bad = []
+    for node in ast.walk(ast.parse(source)):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                if not in_package:
+                    continue
+                base = here if is_package else here[:-1]
+                base = base[:len(base) - (node.level - 1)]
+                names = [".".join(base + ([node.module] if node.module else []))]
+            elif node.module:
+                names = [node.module]
+        for name in names:
+            top = name.split(".")[0]
+            if top == "derivations" and in_package:
+                bad.append(f"{path}:{node.lineno}: imports top-level {name!r}; use "
+                           "symtransfer.derivations")
+            elif top == "symtransfer":
+                where = module_path(name)
+                if where not in tracked and f"{where}.py" not in tracked \
+                        and f"{where}/__init__.py" not in tracked:
+                    bad.append(f"{path}:{node.lineno}: {name!r} is not a tracked module")
+    return bad
+
+
 # ------------------------------------------------------------------------------ the scanners fail
 
 def test_scanners_reject_what_they_must():
@@ -197,6 +249,17 @@ def test_scanners_reject_what_they_must():
         "where-the-published-forms-are-not-exact"
     assert slug("Fine-tuning: the exact form ($c$)") == "fine-tuning-the-exact-form-c"
 
+    cli, init = Path("symtransfer/cli.py"), Path("derivations/__init__.py")
+    assert unresolved_imports(cli, "from .report_gone import build", tracked)
+    assert unresolved_imports(cli, "def f():\n    import symtransfer.nothing.here", tracked)
+    assert unresolved_imports(cli, "def f():\n    import derivations", tracked)
+    assert unresolved_imports(init, "from .no_such_module import x", tracked)
+    assert not unresolved_imports(cli, "from . import theory\nfrom .mc import simulate\n"
+                                  "from symtransfer.derivations.__main__ import main", tracked)
+    assert not unresolved_imports(init, "from . import run_all\nfrom .finetune import risk\n"
+                                  "from symtransfer import formulas", tracked)
+    assert not unresolved_imports(Path("tests/test_x.py"), "import derivations", tracked)
+
     assert missing_paths("`derivations/nope.py` and `symtransfer/gone/`", tracked) == \
         ["derivations/nope.py", "symtransfer/gone"]
     assert missing_paths("`derivations/finetune.py`, `DIR/report.md`", tracked) == []
@@ -212,6 +275,17 @@ def test_no_tracked_text_file_refers_outside_the_repository():
         if text is not None:
             found += outside_references(path, text, tracked)
     assert not found, "\n".join(found)
+
+
+def test_own_imports_resolve_to_tracked_files():
+    """A fresh clone has every module symtransfer imports (an ignored package folder would not
+    be there), and the package never imports a top-level ``derivations``."""
+    tracked = tracked_set()
+    bad = []
+    for path in tracked_files():
+        if path.suffix == ".py":
+            bad += unresolved_imports(path, (ROOT / path).read_text(), tracked)
+    assert not bad, "\n".join(bad)
 
 
 def test_readme_and_docs_links_resolve():
@@ -363,7 +437,7 @@ def test_wheel_holds_one_top_level_package(wheel):
     assert {t for t in tops if not t.endswith(".dist-info")} == {"symtransfer"}, tops
     assert not any(n.startswith("derivations/") for n in names)
     # everything the repository ships is inside: every module of symtransfer/ and of
-    # derivations/ (as symtransfer/derivations/), so a package left out of pyproject fails
+    # derivations/ (as symtransfer/derivations/), so a package the build misses fails
     expected = {p.as_posix() for p in tracked_files()
                 if p.suffix == ".py" and p.parts[0] == "symtransfer"}
     expected |= {"symtransfer/derivations/" + p.name for p in tracked_files()
