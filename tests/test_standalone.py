@@ -156,16 +156,27 @@ def broken_links(path: Path, markdown: str, tracked: set[str]) -> list[str]:
 _PATH_SPAN = re.compile(r"`([\w\-.]+(?:/[\w\-.]+)+/?)`")
 
 
+def ignored(names: list[str]) -> set[str]:
+    """The names git ignores (build outputs such as ``docs/_build``)."""
+    if not names:
+        return set()
+    proc = subprocess.run(["git", "check-ignore", "--stdin"], cwd=ROOT, input="\n".join(names),
+                          capture_output=True, text=True)
+    return set(proc.stdout.split())
+
+
 def missing_paths(markdown: str, tracked: set[str]) -> list[str]:
     """Repository paths written in inline code (``derivations/finetune.py``) whose first part
-    is a tracked top-level folder but which name no tracked file or folder."""
+    is a tracked top-level folder but which name no tracked file or folder (outputs that git
+    ignores, such as ``docs/_build``, aside)."""
     tops = {name.split("/")[0] for name in tracked if "/" in name}
     bad = []
     for match in _PATH_SPAN.finditer(_FENCE.sub("", markdown)):
         name = match.group(1).rstrip("/")
-        if name.split("/")[0] in tops and name not in tracked:
+        if name.split("/")[0] in tops and name not in tracked and name not in bad:
             bad.append(name)
-    return bad
+    outputs = ignored(bad)
+    return [name for name in bad if name not in outputs]
 
 
 def markdown_files() -> list[Path]:
@@ -262,7 +273,8 @@ def test_scanners_reject_what_they_must():
 
     assert missing_paths("`derivations/nope.py` and `symtransfer/gone/`", tracked) == \
         ["derivations/nope.py", "symtransfer/gone"]
-    assert missing_paths("`derivations/finetune.py`, `DIR/report.md`", tracked) == []
+    assert missing_paths("`derivations/finetune.py`, `DIR/report.md`, "
+                         "`symtransfer/__pycache__`", tracked) == []
 
 
 # ------------------------------------------------------------------------------ the repository
