@@ -157,12 +157,13 @@ _PATH_SPAN = re.compile(r"`([\w\-.]+(?:/[\w\-.]+)+/?)`")
 
 
 def ignored(names: list[str]) -> set[str]:
-    """The names git ignores (build outputs such as ``docs/_build``)."""
+    """The names git ignores (build outputs such as ``docs/_build``), as files or folders."""
     if not names:
         return set()
-    proc = subprocess.run(["git", "check-ignore", "--stdin"], cwd=ROOT, input="\n".join(names),
+    query = "\n".join(f"{name}\n{name}/" for name in names)
+    proc = subprocess.run(["git", "check-ignore", "--stdin"], cwd=ROOT, input=query,
                           capture_output=True, text=True)
-    return set(proc.stdout.split())
+    return {line.rstrip("/") for line in proc.stdout.split()}
 
 
 def missing_paths(markdown: str, tracked: set[str]) -> list[str]:
