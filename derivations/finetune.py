@@ -188,7 +188,7 @@ def _comparison_checks() -> list[Result]:
     ]
     point = {L: 3, gamma: sp.Rational(3, 5), theta: 3 * sp.pi / 8, sigma: sp.Rational(1, 2)}
     ex, pa = _numbers(exact, point), _numbers(paper, point)
-    out.append(holds("finetune: THEORY.md 0.949 (exact) vs 0.869 (paper), L=3 gamma=0.6 "
+    out.append(holds("finetune: docs/theory.md 0.949 (exact) vs 0.869 (paper), L=3 gamma=0.6 "
                      "theta=3pi/8 sigma=0.5", round(ex, 3) == 0.949 and round(pa, 3) == 0.869,
                      f"exact {ex:.6f}, paper {pa:.6f}", how=NUMERIC))
     fpoint = {**point, sigma: 0, sigma_s: 0, gamma_s: sp.Rational(1, 2)}

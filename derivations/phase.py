@@ -99,7 +99,7 @@ def derive() -> dict[str, sp.Expr]:
 
 
 def _paper_statements() -> list[Result]:
-    """The paper's fine-tuning transferability as THEORY.md states it."""
+    """The paper's fine-tuning transferability as the paper states it (docs/theory.md)."""
     cos = sp.cos(theta)
     population = sp.Piecewise(((1 - gamma) * (2 * cos - 1), gamma < 1), (0, True))
     finite = sp.Piecewise(
@@ -111,7 +111,7 @@ def _paper_statements() -> list[Result]:
         same(population, formulas.transferability("finetune", form="paper"),
              "phase: paper T_ft = (1-gamma)(2 cos theta - 1) (population)"),
         same(finite, formulas.transferability("finetune", form="paper", source="finite"),
-             "phase: paper T_ft, finite source, as stated in THEORY.md"),
+             "phase: paper T_ft, finite source, as the paper states it"),
     ]
 
 

@@ -10,9 +10,20 @@ Numeric API (numpy only; sympy is imported on first symbolic use):
 
 Symbolic API: :func:`expr` (the sympy expression behind each number) and :func:`check`
 (does a user's expression equal ours?), :func:`evaluate` (recompute one at a point).
+
+Subpackages are attributes, imported on first use (PEP 562), so ``import symtransfer`` stays
+light (no sympy, no matplotlib): ``symtransfer.distances`` (dataset distances and the feature
+overlap), ``symtransfer.sweep`` (grids of simulations, files, dask), ``symtransfer.relu``
+(two-layer ReLU networks), ``symtransfer.mc`` (the gradient-flow simulator),
+``symtransfer.checker`` (the machinery of :func:`check`) and ``symtransfer.derivations`` (the
+re-derivation of every shipped formula; the repository's ``derivations/`` folder).
 """
 from __future__ import annotations
 
+import importlib as _importlib
+import importlib.util as _importlib_util
+import sys as _sys
+from pathlib import Path as _Path
 from typing import Any
 
 from .mc import ConvergenceError, SimulationResult, simulate
@@ -44,3 +55,47 @@ def evaluate(expression: Any, point: dict, **options: Any):
     from .checker import evaluate as _evaluate
 
     return _evaluate(expression, point, **options)
+
+
+#: Subpackages and modules that are attributes of ``symtransfer``, imported on first access.
+_LAZY = ("checker", "derivations", "distances", "mc", "relu", "sweep")
+
+
+def _derivations():
+    """``symtransfer.derivations``: the installed subpackage (``pip install``, editable or not:
+    pyproject.toml maps the repository's ``derivations/`` folder to it), or, when this
+    ``symtransfer`` is a source checkout that the installed mapping does not reach (not
+    installed, or another copy installed), the checkout's ``derivations/`` folder itself."""
+    name = f"{__name__}.derivations"
+    try:
+        return _importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name != name:
+            raise
+    folder = _Path(__file__).resolve().parent.parent / "derivations"
+    if not (folder / "__init__.py").is_file():
+        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+    spec = _importlib_util.spec_from_file_location(name, folder / "__init__.py",
+                                                   submodule_search_locations=[str(folder)])
+    module = _importlib_util.module_from_spec(spec)
+    _sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del _sys.modules[name]
+        raise
+    return module
+
+
+def __getattr__(name: str):
+    """PEP 562: import the subpackages of :data:`_LAZY` on first attribute access."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _derivations() if name == "derivations" else _importlib.import_module(
+        f"{__name__}.{name}")
+    globals()[name] = module
+    return module
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -323,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = {"report": _report_command, "risk": _risk_command,
                 "simulate": _simulate_command}
     if args.command == "check" and args.expression is None:
-        from derivations.__main__ import main as derive_main
+        from symtransfer import derivations  # noqa: F401 - installed, or the checkout's folder
+        from symtransfer.derivations.__main__ import main as derive_main
 
         return derive_main()
     if args.command == "check":

@@ -1,6 +1,6 @@
 """Dataset-centric distances between transfer tasks vs the feature-centric overlap.
 
-Setting (``../shared/THEORY.md``, "Beyond the main text"): ``x ~ N(0, I_d)`` and a task is
+Setting (``docs/theory.md``, "Dataset distances and the feature overlap"): ``x ~ N(0, I_d)`` and a task is
 ``(beta, sigma)``, ``y = beta.x + eps`` with ``eps ~ N(0, sigma^2)``. The joint law of
 ``z = (x, y)`` in ``D = d + 1`` dimensions is the zero-mean Gaussian with covariance
 
@@ -388,7 +388,7 @@ def linear_transfer_risk(source: Task | None = None, target: Task | None = None,
                          n: int | None = None, **summary):
     """Excess risk of linear transfer after population pretraining on ``source``.
 
-    The pretrained features span ``beta_s`` (THEORY.md; any depth); least squares on them
+    The pretrained features span ``beta_s`` (docs/theory.md; any depth); least squares on them
     leaves ``|P_perp beta_t|^2 = |beta_t|^2 sin^2 theta`` (``n=None``: n -> infinity), and with
     ``n >= 3`` target samples the exact expectation
     ``|P_perp b_t|^2 + (|P_perp b_t|^2 + sigma_t^2)/(n - 2)`` (one feature; Gaussian design).

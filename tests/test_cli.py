@@ -93,7 +93,7 @@ def test_risk_matches_library():
     values = parse_values(proc.stdout)
     expected = st.risk("finetune", gamma=0.6, theta=1.1780972450961724, sigma=0.5, depth=3)
     assert values[0.6] == pytest.approx(expected, rel=1e-15)
-    assert values[0.6] == pytest.approx(0.949, abs=5e-4)  # THEORY.md's number
+    assert values[0.6] == pytest.approx(0.949, abs=5e-4)  # docs/theory.md's number
 
 
 def test_risk_several_gammas_paper_form():

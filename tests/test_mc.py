@@ -135,7 +135,7 @@ def _paired(result, *, d, gamma, theta, sigma, seed, depth, form):
 
 @pytest.fixture(scope="module")
 def noisy_finetune():
-    """THEORY.md's example: L = 3, gamma = 0.6, theta = 3pi/8, sigma = 0.5."""
+    """docs/theory.md's example: L = 3, gamma = 0.6, theta = 3pi/8, sigma = 0.5."""
     kw = dict(gamma=0.6, theta=3 * math.pi / 8, sigma=0.5, depth=3, d=200, seed=7)
     return kw, sim("finetune", instances=24, **kw)
 

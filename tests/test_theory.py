@@ -1,4 +1,4 @@
-"""symtransfer's formulas against the closed forms stated in THEORY.md, typed in independently.
+"""symtransfer's formulas against the closed forms stated in docs/theory.md, typed in independently.
 
 Every expected value here is computed in this file from the paper's stated formulas (or from
 independent reasoning, explained where it is used), never copied from symtransfer's output.
@@ -14,7 +14,7 @@ import pytest
 import symtransfer as st
 
 # ----------------------------------------------------------------------------------------------
-# Independent references (typed from THEORY.md)
+# Independent references (typed from docs/theory.md)
 # ----------------------------------------------------------------------------------------------
 
 
@@ -38,7 +38,7 @@ def source_stats(theta, gamma_s=None, sigma_s=0.0):
     interpolator is P beta_s + X^+ eps (P a random rank-n_s projection): |P beta_s|^2 -> gamma_s,
     beta_t.P beta_s -> gamma_s cos theta, |X^+ eps|^2 -> sigma_s^2 gamma_s/(1-gamma_s). With
     gamma_s > 1 least squares gives beta_s + noise of squared norm sigma_s^2/(gamma_s-1).
-    (These reproduce THEORY.md's finite-source T_ft, which is tested separately below.)
+    (These reproduce the paper's finite-source T_ft, which is tested separately below.)
     """
     c = math.cos(theta)
     if gamma_s is None:
@@ -73,7 +73,7 @@ def kappa_ref(g, s, L, N):
 
 
 def ft_exact_ref(g, theta, s, L, gamma_s=None, sigma_s=0.0):
-    """THEORY.md's mechanism: null-space part rescaled by c = kappa^((L-1)/2)."""
+    """The mechanism of docs/theory.md: null-space part rescaled by c = kappa^((L-1)/2)."""
     if g >= 1:
         return scratch_ref(g, s)
     N, O = source_stats(theta, gamma_s, sigma_s)
@@ -224,8 +224,8 @@ def test_exact_differs_from_paper_with_noise_theory_point():
     paper = st.risk("finetune", gamma=g, theta=th, sigma=s, depth=3, form="paper")
     exact = st.risk("finetune", gamma=g, theta=th, sigma=s, depth=3)
     assert abs(paper - paper_ref) < 1e-12
-    assert abs(paper - 0.869) < 5e-4          # THEORY.md: ~0.869
-    assert abs(exact - 0.949) < 5e-4          # THEORY.md: 0.949 (3 decimals)
+    assert abs(paper - 0.869) < 5e-4          # docs/theory.md: 0.869
+    assert abs(exact - 0.949) < 5e-4          # docs/theory.md: 0.949 (3 decimals)
     assert exact - paper > 0.07
     assert close(exact, ft_exact_ref(g, th, s, 3), rel=1e-10)
 

@@ -1,4 +1,4 @@
-"""The transfer-learning pipeline of ../shared/THEORY.md, simulated at finite d.
+"""The transfer-learning pipeline of docs/theory.md, simulated at finite d.
 
 1. Pretraining on the source: gradient flow from small initialization on the population loss
    (``gamma_s=None``) or on ``n_s = gamma_s d`` noisy samples.

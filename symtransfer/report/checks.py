@@ -1,0 +1,150 @@
+"""Theory vs Monte-Carlo agreement: the reference value of each case, its allowance for
+finite-size effects, and the verdict ``|mean - theory| <= Z sem + allowance``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import theory
+from .config import Z
+
+
+def reference(method: str, params: dict, d: int) -> tuple[float, str, float, str]:
+    """(theory value, what it is, allowance, why) for a Monte-Carlo mean at dimension d.
+
+    The allowances are those of ``tests/test_mc.py``: zero for exact finite-d expectations;
+    otherwise the stated finite-size effect of the asymptotic formula.
+    """
+    kw = dict(params)
+    gamma, sigma = kw["gamma"], kw.get("sigma", 0.0)
+    n = int(round(gamma * d))
+    lam, gamma_s = kw.get("lam", 0.0), kw.get("gamma_s")
+    if method == "scratch" or (method == "linear" and not lam and gamma_s is None) or (
+            method == "finetune" and gamma > 1 and abs(n - d) > 1):
+        # fine-tuning above gamma = 1 reaches least squares, like scratch
+        if method == "finetune":
+            value = theory.risk("scratch", gamma=gamma, sigma=sigma, d=d)
+        else:
+            value = theory.risk(method, d=d, **kw)
+        return float(value), f"exact E R at d = {d}", 0.0, "0 (exact at this d)"
+    value = float(theory.risk(method, **kw))
+    if method == "linear" and gamma_s is None:
+        return value, "asymptotic", 3.0 / n, "3/n (O(1/n) ridge correction)"
+    if method == "linear":
+        allow = (math.sin(kw["theta"]) ** 2 + sigma ** 2 + 1) / n + 2.0 / d
+        return value, "asymptotic", allow, ("(sin\u00b2\u03b8+\u03c3\u00b2+1)/n + 2/d "
+                                            "(target O(1/n), source O(1/d))")
+    noise = sigma ** 2 * abs(n / (d - n - 1) - gamma / (1 - gamma)) if gamma < 1 else 0.0
+    allow = noise + 2.0 / d + (2.0 / d if gamma_s is not None else 0.0)
+    why = ("\u03c3\u00b2|n/(d\u2212n\u22121) \u2212 \u03b3/(1\u2212\u03b3)| + " if sigma else "") \
+        + ("4/d (c fluctuations, finite source)" if gamma_s is not None else "2/d (c fluctuations)")
+    return value, "asymptotic", allow, why
+
+
+@dataclass
+class Check:
+    """One theory vs Monte-Carlo comparison."""
+
+    label: str
+    method: str
+    params: dict
+    d: int
+    instances: int
+    reference: str
+    theory: float
+    mean: float
+    sem: float
+    allowance: float
+    why: str
+    paper: float | None = None
+    paired: tuple[float, float] | None = None  # mean, sem of R_run - R(paper endpoint)
+    dist_exact: float | None = None  # max over runs
+    dist_paper: float | None = None  # min over runs
+    converged: bool = True
+
+    @property
+    def z(self) -> float:
+        return (self.mean - self.theory) / self.sem if self.sem > 0 else math.inf
+
+    @property
+    def bound(self) -> float:
+        return Z * self.sem + self.allowance
+
+    @property
+    def ok(self) -> bool:
+        return self.converged and abs(self.mean - self.theory) <= self.bound
+
+
+def _summarize(errors: np.ndarray) -> tuple[float, float]:
+    k = errors.size
+    return float(errors.mean()), float(errors.std(ddof=1) / math.sqrt(k)) if k > 1 else math.nan
+
+
+def _case_label(method: str, kw: dict) -> str:
+    return method + ("/ridge" if kw.get("lam") else "") + ("/finite source" if kw.get(
+        "gamma_s") is not None else "")
+
+
+def _fmt_params(kw: dict) -> str:
+    """Parameters at their non-default values (lam = 0, depth 2, population source omitted)."""
+    from ..plots import PARAM_SYMBOLS, _pi_label
+
+    defaults = {"lam": 0.0, "depth": 2, "sigma_s": 0.0, "mu": 0.0}
+    parts = []
+    order = list(PARAM_SYMBOLS)
+    for k in sorted(kw, key=lambda k: order.index(k) if k in order else len(order)):
+        v = kw[k]
+        if v is None or (k in defaults and v == defaults[k]):
+            continue
+        if k == "theta":
+            parts.append(f"\u03b8={_pi_label(v)}")
+        else:
+            parts.append(f"{PARAM_SYMBOLS.get(k, k)}={v:g}")
+    return ", ".join(parts)
+
+
+def agreement_checks(cases, runs: list[dict], d: int, instances: int) -> list[Check]:
+    checks = []
+    for (method, kw), run in zip(cases, runs):
+        errors = run["errors"]
+        converged = bool(run["converged"].all())
+        mean, sem = _summarize(errors)
+        value, what, allow, why = reference(method, kw, d)
+        check = Check(_case_label(method, kw), method, dict(kw), d, instances, what, value,
+                      mean, sem, allow, why, converged=converged)
+        if method == "finetune":
+            check.paper = float(theory.risk(method, form="paper", **kw))
+            check.paired = _summarize(errors - run["paper_errors"])
+            check.dist_exact = float(run["dist_exact"].max())
+            check.dist_paper = float(run["dist_paper"].min())
+        checks.append(check)
+    return checks
+
+
+def sweep_checks(sweep, label: str) -> list[Check]:
+    """Every point of a sweep against :func:`reference`."""
+    from ..sweep import AXES
+
+    out = []
+    mean, sem = sweep.mean(), sweep.sem()
+    d = int(sweep.settings["d"])
+    for index, params in sweep.points():
+        kw = {k: v for k, v in {**sweep.settings, **params}.items() if k in AXES}
+        kw = {k: v for k, v in kw.items() if not (k == "theta" and sweep.method == "scratch")}
+        if sweep.method != "linear":
+            kw.pop("lam", None)
+        value, what, allow, why = reference(sweep.method, kw, d)
+        ok = bool(np.isfinite(mean[index]))
+        out.append(Check(label, sweep.method, kw, d, int(sweep.settings["instances"]), what,
+                         value, float(mean[index]), float(sem[index]), allow, why,
+                         converged=ok))
+    return out
+
+
+def _chance(instances: int, count: int) -> float:
+    from scipy import stats
+
+    return count * 2 * float(stats.t.sf(Z, instances - 1))

@@ -1,0 +1,85 @@
+"""The derivations behind the report: ``derivations.run_all()``, cached by a hash of their
+sources (and sympy/mpmath versions) or run in a background process beside the Monte-Carlo.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+from ..sweep import process_pool
+from .config import _Log
+
+
+def _derivation_sources() -> list[Path]:
+    from symtransfer import derivations
+
+    here = Path(__file__).resolve().parent.parent  # symtransfer/
+    root = Path(derivations.__file__).resolve().parent
+    return sorted(root.glob("*.py")) + [here / "formulas.py", here / "symbols.py",
+                                        here / "_roots.py"]
+
+
+def _derivation_key() -> str:
+    import mpmath
+    import sympy
+
+    h = hashlib.sha256(f"sympy {sympy.__version__} mpmath {mpmath.__version__}".encode())
+    for path in _derivation_sources():
+        if path.exists():
+            h.update(path.name.encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _derive() -> tuple[list[tuple], float]:
+    """derivations.run_all() as plain tuples (runs in a worker process)."""
+    from symtransfer import derivations
+
+    t = time.perf_counter()
+    results = derivations.run_all()
+    return [(r.name, bool(r.ok), r.how, r.detail) for r in results], time.perf_counter() - t
+
+
+class _Derivations:
+    """derivations.run_all(), from the cache when its sources are unchanged, otherwise in a
+    background process while the Monte-Carlo runs."""
+
+    def __init__(self, data: Path, background: bool, log: _Log) -> None:
+        self.path = data / "derivations.json"
+        self.key = _derivation_key()
+        self.log = log
+        self.cached = None
+        self.future = self.pool = None
+        if self.path.exists():
+            try:
+                saved = json.loads(self.path.read_text())
+                if saved.get("key") == self.key:
+                    self.cached = ([tuple(r) for r in saved["results"]], saved["seconds"])
+            except (OSError, ValueError, KeyError):
+                pass
+        if self.cached is None and background:
+            self.pool = process_pool(1)
+            self.future = self.pool.submit(_derive)
+            log("derivations: re-deriving every formula in a background process")
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = None
+
+    def result(self) -> tuple[list[tuple], float, bool]:
+        if self.cached is not None:
+            self.log("derivations: sources unchanged, reused derivations.json")
+            return (*self.cached, True)
+        if self.future is not None:
+            results, seconds = self.future.result()
+            self.close()
+        else:
+            results, seconds = _derive()
+        self.path.write_text(json.dumps({"key": self.key, "seconds": seconds,
+                                         "results": results}, indent=1))
+        failed = sum(1 for r in results if not r[1])
+        self.log(f"derivations: {len(results)} checks, {failed} failed ({seconds:.1f} s)")
+        return results, seconds, False

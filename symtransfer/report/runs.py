@@ -1,0 +1,188 @@
+"""The report's Monte-Carlo: sweeps and simulations, cached under ``out/data`` (resumable).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..sweep import process_pool
+from .checks import Check, _summarize, agreement_checks, reference, sweep_checks
+from .config import Config, _Log
+
+
+def _sweep(log: _Log, data: Path, name: str, method: str, grid: dict, *, workers, client,
+           **settings):
+    """run_sweep into data/name.npz; a file from another definition is moved aside."""
+    from ..sweep import run_sweep
+
+    path = data / f"{name}.npz"
+    before = path.stat().st_mtime_ns if path.exists() else None
+    t = time.perf_counter()
+    try:
+        sweep = run_sweep(method, grid, path=path, workers=workers, client=client,
+                          progress=False, **settings)
+    except ValueError as error:
+        if "another definition" not in str(error):
+            raise
+        stale = path.with_suffix(".stale.npz")
+        log(f"{path.name} holds another sweep definition; moved to {stale.name}")
+        shutil.move(str(path), str(stale))
+        sweep = run_sweep(method, grid, path=path, workers=workers, client=client,
+                          progress=False, **settings)
+    bad = int((sweep.done & ~sweep.converged.all(axis=-1)).sum())
+    reused = before is not None and path.stat().st_mtime_ns == before
+    if reused:
+        log.reused.append(path.name)
+    log(f"sweep {name}: {sweep.done.size} points ({method}, d = {sweep.settings['d']}, "
+        f"{sweep.settings['instances']} instances) "
+        + (f"reused from {path.name}" if reused else
+           f"in {time.perf_counter() - t:.1f} s")
+        + (f"; {bad} point(s) with unconverged instances" if bad else ""))
+    return sweep
+
+
+def _relu_sweep(cfg: Config, data: Path, log: _Log):
+    """The two-layer ReLU sweep over (gamma, theta), in this process (its pretraining is
+    shared by every point)."""
+    from ..relu.sweep import run_relu_sweep
+
+    path = data / f"relu_{cfg.name}.npz"
+    before = path.stat().st_mtime_ns if path.exists() else None
+    t = time.perf_counter()
+    sweep = run_relu_sweep({"gamma": cfg.relu_gammas, "theta": cfg.relu_thetas}, path=path,
+                           instances=cfg.relu_instances, seed=cfg.seed, progress=False)
+    reused = before is not None and path.stat().st_mtime_ns == before
+    if reused:
+        log.reused.append(path.name)
+    log(f"sweep relu_{cfg.name}: {len(cfg.relu_gammas) * len(cfg.relu_thetas)} points "
+        f"(two-layer ReLU, scratch/linear/fine-tuning, {cfg.relu_instances} instances) "
+        + (f"reused from {path.name}" if reused else f"in {time.perf_counter() - t:.1f} s"))
+    return sweep
+
+
+def _simulate_task(method: str, params: dict, d: int, instances: int, seed: int) -> dict:
+    """One simulation, reduced to arrays (picklable, for worker processes): errors,
+    converged, and for fine-tuning the form comparison of :func:`symtransfer.plots.form_runs`
+    (paired endpoint risks and distances)."""
+    from ..mc import simulate
+
+    r = simulate(method, d=d, instances=instances, seed=seed, progress=False, **params)
+    out = {"errors": r.errors, "converged": r.converged.astype(float)}
+    if method == "finetune":
+        from ..plots import form_runs
+
+        comparison = form_runs([r])
+        for key in ("exact_errors", "paper_errors", "dist_exact", "dist_paper"):
+            out[key] = comparison[key][0]
+    return out
+
+
+def _map(fn: Callable, tasks: list[tuple], workers: int | None, client) -> list:
+    """fn(*task) for every task: on the dask client, in local processes, or in this one."""
+    if not tasks:
+        return []
+    if client is not None:
+        futures = [client.submit(fn, *task, pure=False) for task in tasks]
+        return client.gather(futures)
+    workers = min(os.cpu_count() or 1, len(tasks)) if workers is None else workers
+    if workers <= 1:
+        return [fn(*task) for task in tasks]
+    with process_pool(min(workers, len(tasks))) as pool:
+        return list(pool.map(fn, *zip(*tasks)))
+
+
+def _cached_runs(path: Path, definition: dict, tasks: list[tuple], workers, client,
+                 log: _Log, what: str) -> list[dict]:
+    """Simulation tasks whose reduced results are kept in ``path`` (npz + JSON definition);
+    recomputed only when the definition changes."""
+    key = json.dumps(definition, sort_keys=True)
+    if path.exists():
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if str(data["definition"]) == key:
+                    count = int(data["count"])
+                    runs = [{k[len(f"{i}/"):]: data[k] for k in data.files
+                             if k.startswith(f"{i}/")} for i in range(count)]
+                    log(f"{what}: reused {path.name}")
+                    log.reused.append(path.name)
+                    return runs
+        except (OSError, KeyError, ValueError):
+            pass
+    t = time.perf_counter()
+    runs = _map(_simulate_task, tasks, workers, client)
+    arrays = {f"{i}/{k}": v for i, run in enumerate(runs) for k, v in run.items()}
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, definition=np.array(key), count=np.array(len(runs)), **arrays)
+    os.replace(tmp, path)
+    log(f"{what}: {len(tasks)} simulations in {time.perf_counter() - t:.1f} s")
+    return runs
+
+
+def _monte_carlo(cfg: Config, data: Path, workers, client, log: _Log):
+    """The sweeps, the fine-tuning form runs and the checked cases, with their checks."""
+    from ..tables import MC_CASES
+
+    common = dict(d=cfg.d, instances=cfg.instances, seed=cfg.seed, sigma=cfg.sigma,
+                  workers=workers, client=client)
+    tag = cfg.name
+    sweeps = {
+        "scratch": _sweep(log, data, f"scratch_gamma_{tag}", "scratch",
+                          {"gamma": cfg.dd_gammas}, **common),
+        "linear": _sweep(log, data, f"linear_phase_{tag}", "linear",
+                         {"gamma": cfg.phase_gammas, "theta": cfg.phase_thetas}, **common),
+        "finetune": _sweep(log, data, f"finetune_phase_{tag}", "finetune",
+                           {"gamma": cfg.phase_gammas, "theta": cfg.phase_thetas}, **common),
+        "ridge": _sweep(log, data, f"ridge_{tag}", "linear",
+                        {"lam": cfg.ridge_lams, "theta": cfg.slice_thetas},
+                        **dict(common, d=cfg.ridge_d, instances=cfg.ridge_instances,
+                               gamma=cfg.ridge_gamma)),
+        "penalty": _sweep(log, data, f"penalty_{tag}", "finetune",
+                          {"gamma": [cfg.penalty_gamma], "mu": cfg.penalty_mus,
+                           "theta": cfg.penalty_thetas}, **common),
+    }
+    sweeps["relu"] = _relu_sweep(cfg, data, log)
+    log.stage("sweeps", "reused" if len(log.reused) == len(sweeps) else "")
+    # the checked cases (the costliest first, for load balance) and the fine-tuning runs
+    # compared with both forms: one process pool
+    case_tasks = [(m, dict(kw), cfg.table_d, cfg.table_instances, cfg.seed)
+                  for m, kw in MC_CASES]
+    form_params = [dict(gamma=g, theta=cfg.forms_theta, sigma=cfg.sigma,
+                        depth=cfg.forms_depth) for g in cfg.forms_gammas]
+    form_tasks = [("finetune", p, cfg.d, cfg.forms_instances, cfg.seed) for p in form_params]
+    order = sorted(range(len(case_tasks)), key=lambda i: -case_tasks[i][1].get("depth", 2))
+    tasks = [case_tasks[i] for i in order] + form_tasks
+    runs = _cached_runs(data / f"runs_{tag}.npz", {"tasks": tasks}, tasks, workers, client,
+                        log, "fine-tuning form runs and checked cases")
+    case_out = [None] * len(case_tasks)
+    for i, run in zip(order, runs):
+        case_out[i] = run
+    form_out = runs[len(case_tasks):]
+    forms = {k: np.stack([r[k] for r in form_out]) for k in form_out[0]}
+    forms["gamma"] = np.array(cfg.forms_gammas, dtype=float)
+    forms["errors"] = np.where(forms.pop("converged") > 0, forms["errors"], np.nan)
+    table = agreement_checks(MC_CASES, case_out, cfg.table_d, cfg.table_instances)
+    grid_checks = {
+        "scratch (double descent)": sweep_checks(sweeps["scratch"], "scratch"),
+        "linear (phase grid)": sweep_checks(sweeps["linear"], "linear"),
+        "fine-tuning (phase grid)": sweep_checks(sweeps["finetune"], "finetune"),
+        "ridge": sweep_checks(sweeps["ridge"], "ridge"),
+        "fine-tuning after penalized pretraining": sweep_checks(sweeps["penalty"],
+                                                                "finetune/penalty"),
+    }
+    fchecks = []
+    for p, run in zip(form_params, form_out):
+        value, what, allow, why = reference("finetune", p, cfg.d)
+        mean, sem = _summarize(run["errors"])
+        fchecks.append(Check("fine-tuning forms", "finetune", p, cfg.d, cfg.forms_instances,
+                             what, value, mean, sem, allow, why,
+                             converged=bool(run["converged"].all())))
+    grid_checks["fine-tuning (forms figure)"] = fchecks
+    log.stage("checked cases and fine-tuning runs",
+              "reused" if log.reused and log.reused[-1] == f"runs_{tag}.npz" else "")
+    return sweeps, forms, table, grid_checks
