@@ -12,6 +12,8 @@ author = "symtransfer developers"
 extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.mathjax", "myst_nb"]
 nb_execution_mode = "off"
 myst_enable_extensions = ["dollarmath"]
+# the theory page links to its own headings by their GitHub anchors (#the-model)
+myst_heading_anchors = 3
 autodoc_member_order = "bysource"
 autodoc_default_options = {"members": True}
 exclude_patterns = ["_build", "build.py"]
