@@ -184,13 +184,14 @@ def test_valid_calls_give_correct_values_or_a_named_error(call):
 @CI
 @given(gamma=positive, sigma=nonnegative, depth=depths, theta=angles)
 def test_arrays_equal_scalars_everywhere(gamma, sigma, depth, theta):
-    """Elementwise evaluation: an array entry equals the scalar call (fallbacks included)."""
+    """Elementwise evaluation: an array entry is the scalar call's value (up to an ulp or
+    two: extreme entries may be evaluated exactly in one call and in float64 in the other)."""
     gammas = np.array([gamma, 0.5, 2.0])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         array = st.risk("finetune", gamma=gammas, theta=theta, sigma=sigma, depth=depth)
         scalar = st.risk("finetune", gamma=gamma, theta=theta, sigma=sigma, depth=depth)
-    assert array[0] == scalar or (math.isnan(scalar) and math.isnan(array[0]))
+    assert array[0] == pytest.approx(scalar, rel=1e-14, abs=0, nan_ok=True)
 
 
 # ------------------------------------------------------------------------------ extremes
