@@ -2,7 +2,17 @@
 
 All evaluation goes through the kernels generated from :mod:`symtransfer.formulas`
 (``_kernels_numpy`` in float64, ``_kernels_mpmath`` at any precision); this module validates
-input, picks the kernel, and handles the singular points deliberately:
+input, picks the kernel, and handles the singular points deliberately (see below).
+
+Numerical range: float64 entries whose kernel evaluation overflows or underflows (an inf or
+NaN result, or any entry with an input outside [1e-100, 1e100] in a call that raised a
+floating-point overflow/underflow) are evaluated again with mpmath at 40 digits, whose
+exponent range is unbounded, and rounded; so every finite float64 input gives its true value
+rounded (inf only beyond 1.8e308). Finite-size expectations form n = gamma*d as an exact
+integer (checked to be whole) on both paths, and evaluate the float64 result from exact ratios
+with mpmath.
+
+Singular points:
 
 * ``gamma = 1`` (interpolation threshold). With ``sigma > 0`` scratch and fine-tuning risks are
   ``inf`` (double-descent peak), linear transferability is ``+inf`` and its phase boundary does

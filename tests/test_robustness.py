@@ -23,7 +23,7 @@ import warnings
 import mpmath
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as hs
 
 import symtransfer as st
@@ -33,7 +33,7 @@ from symtransfer.validation import MAX_DEPTH, MAX_PRECISION
 _LONG = os.environ.get("SYMTRANSFER_FUZZ_EXAMPLES")  # a longer, random search when set
 settings.register_profile(
     "symtransfer-robustness", derandomize=_LONG is None, deadline=None, database=None,
-    max_examples=int(_LONG or 60),
+    max_examples=int(_LONG or 400),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 CI = settings.get_profile("symtransfer-robustness")
 
@@ -161,10 +161,12 @@ def _scale(fn: str, method: str, kw: dict) -> float:
 def test_valid_calls_give_correct_values_or_a_named_error(call):
     fn, method, kw = call
     f64 = _call(fn, method, kw)
-    if fn == "anomalous_transfer":  # a boolean array, no precision argument
+    if fn == "anomalous_transfer":
+        event(f"{fn}: {type(f64).__name__}")  # a boolean array, no precision argument
         assert isinstance(f64, (Exception, np.ndarray, np.bool_, bool))
         return
     exact = _call(fn, method, kw, precision=30)
+    event(f"{fn}: {type(f64).__name__}")
     if isinstance(f64, Exception) or isinstance(exact, Exception):
         # refused input is refused on both paths (the float64 range is the only difference)
         assert type(f64) is type(exact), (f64, exact)
@@ -181,7 +183,7 @@ def test_valid_calls_give_correct_values_or_a_named_error(call):
     assert _agree(quantity, f64, exact, scale), (fn, method, kw, f64, exact)
 
 
-@CI
+@settings(CI, max_examples=60)
 @given(gamma=positive, sigma=nonnegative, depth=depths, theta=angles)
 def test_arrays_equal_scalars_everywhere(gamma, sigma, depth, theta):
     """Elementwise evaluation: an array entry is the scalar call's value (up to an ulp or
@@ -390,3 +392,74 @@ def test_largest_precision_is_usable():
     """precision = MAX_PRECISION returns in well under a second for a closed form."""
     r = st.risk("scratch", gamma="0.5", sigma="0.5", precision=MAX_PRECISION)
     assert abs(r - mpmath.mpf("0.75")) < mpmath.mpf(10) ** -(MAX_PRECISION - 5)
+
+
+# ------------------------------------------------------------------------------ simulate
+
+
+def test_simulate_refuses_what_cannot_fit_in_memory():
+    from symtransfer.mc.pipeline import memory_lower_bound
+
+    for d, instances in [(10 ** 6, 1), (10 ** 5, 20)]:
+        with pytest.raises(ValueError, match=f"d={d}, instances={instances}.*GiB.*instances"):
+            st.simulate("scratch", gamma=0.5, d=d, instances=instances)
+    kw = dict(gamma=0.5, lam=0.0, baseline="ridgeless", depth=3, gamma_s=None, d=100,
+              instances=2)
+    assert memory_lower_bound("scratch", kw) == 8 * 2 * (50 * 100 + 50 * 100 + 2 * 100 ** 2)
+
+
+def test_simulate_takes_numpy_scalars_and_zero_d_arrays():
+    kw = dict(gamma=np.float64(0.5), theta=np.array(1.0), gamma_s=np.array(0.5), d=np.int64(10),
+              instances=np.int32(1), depth=np.int64(2), progress=np.bool_(False))
+    result = st.simulate("linear", **kw)
+    assert np.isfinite(result.errors).all()
+    assert type(result.params["gamma_s"]) is float and type(result.params["d"]) is int
+
+
+@pytest.mark.parametrize("kw, error, match", [
+    (dict(progress="yes"), TypeError, "progress"),
+    (dict(gamma=np.array([0.5, 0.6])), ValueError, "gamma must be a scalar"),
+    (dict(gamma=0.5 + 0j), TypeError, "gamma"),
+    (dict(gamma=np.bool_(True)), TypeError, "gamma"),
+    (dict(sigma=np.datetime64("2020")), TypeError, "sigma"),
+    (dict(d=10.0), ValueError, "d must be an integer"),
+    (dict(instances=0), ValueError, "instances"),
+])
+def test_simulate_bad_input_names_the_parameter(kw, error, match):
+    with pytest.raises(error, match=match):
+        st.simulate("scratch", **{**dict(gamma=0.5, d=10, instances=1), **kw})
+
+
+# ------------------------------------------------------------------------------ CLI
+
+
+@pytest.mark.parametrize("args, words", [
+    (["risk", "finetune", "--gamma", ".5", "--theta", "1", "--depth", "10000000"], "depth"),
+    (["risk", "scratch", "--gamma", "-1"], "gamma"),
+    (["risk", "scratch", "--gamma", ".5", "--precision", "100000"], "precision"),
+])
+def test_cli_bad_input_is_one_line_and_exit_2(args, words, capsys):
+    from symtransfer.cli import main
+
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and words in err and "Traceback" not in err
+
+
+def test_cli_deep_network_prints_the_value(capsys):
+    from symtransfer.cli import main
+
+    assert main(["risk", "finetune", "--gamma", ".5", "--theta", "1", "--depth", "1000"]) == 0
+    value = float(capsys.readouterr().out.split()[-1])
+    assert value == pytest.approx(st.risk("finetune", gamma=.5, theta=1, depth=1000), rel=1e-15)
+
+
+def test_cli_wrapper_turns_errors_of_any_subcommand_into_one_line(monkeypatch, capsys):
+    from symtransfer import cli
+
+    def broken(*args, **kwargs):
+        raise OverflowError("math range\nerror")
+
+    monkeypatch.setattr(cli, "theory_tables", broken)
+    assert cli.main(["report", "--quick"]) == 2
+    assert capsys.readouterr().err == "symtransfer: error: math range error\n"
