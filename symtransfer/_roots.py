@@ -105,9 +105,14 @@ def positive_root_mpmath(L: int, a, b):
         mid = (lo + hi) / 2
         phi_mid, _ = _phi(L, m, gap, log_b, mid, mpmath.exp, mpmath.log)
         new_lo = lo if phi_mid >= 0 else mid
-        newton = min(max(hi - phi_hi / dphi_hi, new_lo), hi)
+        step = phi_hi / dphi_hi
+        newton = min(max(hi - step, new_lo), hi)
         new_hi = min(newton, mid) if phi_mid >= 0 else newton
-        converged = (new_hi >= hi and new_lo <= lo) or new_hi - new_lo <= tol * max(1, abs(new_hi))
+        scale = tol * max(1, abs(new_hi))
+        # Newton from the right converges monotonically and quadratically: a step below the
+        # working precision ends it (the bracket's lower end only halves)
+        converged = (new_hi >= hi and new_lo <= lo) or new_hi - new_lo <= scale or (
+            abs(step) <= scale)
         lo, hi = new_lo, new_hi
         if converged:
             break
