@@ -450,10 +450,12 @@ def _exact_sample_ratio(gamma: Array, d: int) -> Array:
     """n/d as exact fractions, n = gamma*d checked to be a whole number >= 1 (to 1e-9
     relative, so that a float or decimal gamma such as 0.99 at d = 100 is n = 99 exactly, on
     the float64 and the mpmath path alike)."""
+    import mpmath
+
     out = np.empty(gamma.shape, dtype=object)
     for index, g in np.ndenumerate(gamma):
         n = g * d
-        whole = int(round(n)) if isinstance(n, float) else int(__import__("mpmath").nint(n))
+        whole = int(round(n)) if isinstance(n, float) else int(mpmath.nint(n))
         if whole < 1 or abs(n - whole) > 1e-9 * whole:
             raise ValueError("gamma*d must be a whole number of samples >= 1, got "
                              f"gamma*d = {n} (gamma = {g}, d = {d})")

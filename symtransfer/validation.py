@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from typing import Any
 
 import numpy as np
@@ -61,9 +62,8 @@ def _check_item_type(name: str, item: Any, allow_str: bool) -> None:
         raise _not_real(name, f"a complex number ({item!r})")
     if isinstance(item, np.generic) and item.dtype.kind in _NOT_REAL_KINDS:
         raise _not_real(name, _NOT_REAL_KINDS[item.dtype.kind])
-    import mpmath
-
-    if isinstance(item, mpmath.mpc):
+    mpmath = sys.modules.get("mpmath")  # without mpmath imported no item is an mpc
+    if mpmath is not None and isinstance(item, mpmath.mpc):
         raise _not_real(name, f"a complex number ({item!r})")
     if getattr(item, "is_real", True) is False:  # sympy: I, 1 + I, ...
         raise _not_real(name, f"a non-real number ({item!r})")
@@ -104,7 +104,9 @@ def _as_float_array(name: str, raw: np.ndarray) -> np.ndarray:
         try:
             out[index] = float(item)
         except OverflowError:
-            raise ValueError(f"{name}={item!r} is beyond the float64 range (|x| < 1.8e308); "
+            text = repr(item)
+            text = text if len(text) <= 40 else f"{text[:12]}...({len(text)} characters)"
+            raise ValueError(f"{name}={text} is beyond the float64 range (|x| < 1.8e308); "
                              "give precision=... to evaluate it with mpmath") from None
         except (TypeError, ValueError):
             raise _not_real(name, repr(item)) from None
@@ -135,7 +137,9 @@ def _to_mpf(name: str, value: Any, precision: int):
     from fractions import Fraction
 
     try:
-        if isinstance(value, np.generic):
+        if isinstance(value, np.floating):  # any width, long double included: exactly
+            value = Fraction(*value.as_integer_ratio())
+        elif isinstance(value, np.generic):
             value = value.item()
         if isinstance(value, (int, float, mpmath.mpf)):
             return mpmath.mpf(value)  # exact: mpf keeps all bits of its argument

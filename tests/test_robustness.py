@@ -463,3 +463,18 @@ def test_cli_wrapper_turns_errors_of_any_subcommand_into_one_line(monkeypatch, c
     monkeypatch.setattr(cli, "theory_tables", broken)
     assert cli.main(["report", "--quick"]) == 2
     assert capsys.readouterr().err == "symtransfer: error: math range error\n"
+
+
+@pytest.mark.parametrize("convert", [np.float64, np.float32, np.float16, np.longdouble,
+                                     lambda x: np.array(x), lambda x: [x], lambda x: (x,)],
+                         ids=["float64", "float32", "float16", "longdouble", "0-d", "list",
+                              "tuple"])
+@pytest.mark.parametrize("precision", [None, 30])
+def test_numpy_scalar_types_are_numbers(convert, precision):
+    """numpy scalars of every float width, 0-d arrays and sequences are plain numbers (each
+    value exactly as stored, e.g. float32(0.5) = 0.5)."""
+    kw = dict(gamma=0.5, theta=0.75, sigma=0.25)
+    want = st.risk("finetune", depth=np.int64(3), precision=precision, **kw)
+    got = st.risk("finetune", depth=np.uint8(3), precision=precision,
+                  **{k: convert(v) for k, v in kw.items()})
+    assert np.all(np.asarray(got) == want)
