@@ -519,14 +519,17 @@ def risk(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
     sigma : target noise standard deviation (>= 0).
     lam : ridge penalty (>= 0): of the readout refit for 'linear'; for 'scratch', ridge
         regression on the target data (Marchenko-Pastur asymptotics).
-    depth : number of layers L (integer >= 2).
+    depth : number of layers L (integer, 2 to 1_000_000).
     gamma_s, sigma_s : finite-source pretraining on gamma_s*d samples with noise sigma_s;
         ``gamma_s=None`` is pretraining on the population loss.
     form : 'exact' (default) or 'paper': the published fine-tuning form, which keeps the
         pretrained null-space component unchanged (exact only at sigma = 0 with |beta_hat_s| = 1).
-    d : if given, the exact finite-size expectation at dimension d, n = gamma*d (known for
-        'scratch', and for ridgeless 'linear' with population pretraining).
-    precision : None for float64, or a number of significant digits evaluated with mpmath.
+    d : if given, the exact finite-size expectation at dimension d (1 to 2**53), n = gamma*d a
+        whole number (known for 'scratch', and for ridgeless 'linear' with population
+        pretraining).
+    precision : None for float64, or a number of significant digits (1 to 5000) evaluated
+        with mpmath; decimal strings, fractions and sympy numbers are then read with guard
+        digits beyond it.
     baseline : for 'scratch' only: 'ridgeless' (default; min-norm / least squares, or ridge
         at the given lam) or 'optimal_ridge' (ridge at lam* = sigma^2/gamma, which removes the
         double-descent peak).
