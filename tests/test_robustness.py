@@ -124,9 +124,10 @@ def _agree(quantity: str, f64: float, exact, scale) -> bool:
     """float64 result vs the 30-digit one: equal up to rounding and the formula's own
     cancellation (relative 1e-9 of the value, absolute 1e-12 of the scale of its terms)."""
     if quantity == "boundary" and (_is_nan(exact) != _is_nan(f64)):
-        # where the boundary just ceases to exist (acos of 1 + rounding) either is right
+        # where the boundary just ceases to exist (at theta* = 0 or pi/2, where T's sign
+        # change leaves [0, pi/2]: acos of 1 or sqrt of 0, up to rounding) either is right
         value = f64 if _is_nan(exact) else float(exact)
-        return abs(value) < 1e-6
+        return min(abs(value), abs(value - math.pi / 2)) < 1e-6
     if _is_nan(exact):
         return _is_nan(f64)
     if mpmath.isinf(exact) or abs(exact) > 1.7e308:
