@@ -182,11 +182,11 @@ def optimal_penalty_finetune_paper(gamma, theta, sigma, lam, depth, gamma_s, sig
 
 
 def risk_scratch_ridge(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
-    return (lam + ((2*lam/(lam + mpmath.sqrt((lam + 1 - 1/gamma)**2 + 4*lam/gamma) + 1 - 1/gamma)) if (lam - 1/gamma >= -1) else ((mpmath.mpf(1)/mpmath.mpf(2))*gamma*(-lam + mpmath.sqrt((lam + 1 - 1/gamma)**2 + 4*lam/gamma) - 1 + 1/gamma)))/gamma)*((2*lam/(lam + mpmath.sqrt((lam + 1 - 1/gamma)**2 + 4*lam/gamma) + 1 - 1/gamma)) if (lam - 1/gamma >= -1) else ((mpmath.mpf(1)/mpmath.mpf(2))*gamma*(-lam + mpmath.sqrt((lam + 1 - 1/gamma)**2 + 4*lam/gamma) - 1 + 1/gamma)))/mpmath.sqrt((lam + 1 - 1/gamma)**2 + 4*lam/gamma) + 2*sigma**2/(gamma*mpmath.sqrt((lam + 1 - 1/gamma)**2 + 4*lam/gamma)*(lam + mpmath.sqrt((lam + 1 - 1/gamma)**2 + 4*lam/gamma) + 1 + 1/gamma))
+    return (lam + ((2*lam/(lam + mpmath.sqrt((lam + (gamma - 1)/gamma)**2 + 4*lam/gamma) + (gamma - 1)/gamma)) if (lam + (gamma - 1)/gamma >= 0) else ((mpmath.mpf(1)/mpmath.mpf(2))*gamma*(-lam + mpmath.sqrt((lam + (gamma - 1)/gamma)**2 + 4*lam/gamma) - (gamma - 1)/gamma)))/gamma)*((2*lam/(lam + mpmath.sqrt((lam + (gamma - 1)/gamma)**2 + 4*lam/gamma) + (gamma - 1)/gamma)) if (lam + (gamma - 1)/gamma >= 0) else ((mpmath.mpf(1)/mpmath.mpf(2))*gamma*(-lam + mpmath.sqrt((lam + (gamma - 1)/gamma)**2 + 4*lam/gamma) - (gamma - 1)/gamma)))/mpmath.sqrt((lam + (gamma - 1)/gamma)**2 + 4*lam/gamma) + 2*sigma**2/(gamma*mpmath.sqrt((lam + (gamma - 1)/gamma)**2 + 4*lam/gamma)*(lam + mpmath.sqrt((lam + (gamma - 1)/gamma)**2 + 4*lam/gamma) + 1 + 1/gamma))
 
 
 def risk_scratch_optimal_ridge(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
-    return -mpmath.mpf(1)/mpmath.mpf(2)*gamma - mpmath.mpf(1)/mpmath.mpf(2)*sigma**2 + (mpmath.mpf(1)/mpmath.mpf(2))*mpmath.sqrt(4*sigma**2 + (gamma + sigma**2 - 1)**2) + mpmath.mpf(1)/mpmath.mpf(2)
+    return ((2*sigma**2/((mpmath.sqrt(4*sigma**2/(gamma + sigma**2 - 1)**2 + 1) + 1)*(gamma + sigma**2 - 1))) if (gamma + sigma**2 > 1) else (-mpmath.mpf(1)/mpmath.mpf(2)*gamma - mpmath.mpf(1)/mpmath.mpf(2)*sigma**2 + (mpmath.mpf(1)/mpmath.mpf(2))*mpmath.sqrt(4*sigma**2 + (gamma + sigma**2 - 1)**2) + mpmath.mpf(1)/mpmath.mpf(2)))
 
 
 def risk_scratch_d(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):

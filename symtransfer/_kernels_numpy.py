@@ -448,17 +448,20 @@ def optimal_penalty_finetune_paper(gamma, theta, sigma, lam, depth, gamma_s, sig
 
 def risk_scratch_ridge(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
     _x0 = gamma**(-1.0)
-    _x1 = -_x0 + lam
-    _x2 = _x1 + 1
-    _x3 = numpy.sqrt(4*_x0*lam + _x2**2)
-    _x4 = _x3**(-1.0)
-    _x5 = numpy.where(numpy.greater_equal(_x1, -1), 2*lam/(_x2 + _x3), (1/2)*gamma*(-_x2 + _x3))
-    return 2*_x0*_x4*sigma**2/(_x0 + _x3 + lam + 1) + _x4*_x5*(_x0*_x5 + lam)
+    _x1 = _x0*(gamma - 1) + lam
+    _x2 = numpy.sqrt(4*_x0*lam + _x1**2)
+    _x3 = _x2**(-1.0)
+    _x4 = numpy.where(numpy.greater_equal(_x1, 0), 2*lam/(_x1 + _x2), (1/2)*gamma*(-_x1 + _x2))
+    return 2*_x0*_x3*sigma**2/(_x0 + _x2 + lam + 1) + _x3*_x4*(_x0*_x4 + lam)
 
 
 def risk_scratch_optimal_ridge(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
     _x0 = sigma**2
-    return -1/2*_x0 - 1/2*gamma + (1/2)*numpy.sqrt(4*_x0 + (_x0 + gamma - 1)**2) + 1/2
+    _x1 = _x0 + gamma
+    _x2 = _x1 - 1
+    _x3 = _x2**2
+    _x4 = 4*_x0
+    return numpy.where(numpy.greater(_x1, 1), 2*_x0/(_x2*(numpy.sqrt(1 + _x4/_x3) + 1)), -1/2*_x0 - 1/2*gamma + (1/2)*numpy.sqrt(_x3 + _x4) + 1/2)
 
 
 def risk_scratch_d(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):

@@ -2,17 +2,27 @@
 
 A sweep file is one ``.npz`` holding a JSON ``header`` (format name, definition, metadata),
 the grid axes as ``grid_<name>`` arrays, and the result arrays. It is always written to a
-temporary file in the same folder and renamed over the old one (``os.replace``), so a
-reader never sees a half-written file and an interrupted sweep keeps its finished points.
+temporary file in the same folder (created with the user's umask, like any other file),
+flushed to disk, and renamed over the old one (``os.replace``), so a reader never sees a
+half-written file and an interrupted sweep keeps its finished points. Loading never unpickles
+(``allow_pickle=False``) and checks the structure: a truncated, corrupt or foreign file is one
+``ValueError`` naming the path and what is wrong.
+
+Concurrent runs on one path: a sweep holds an advisory lock (``fcntl.flock``) on
+``<path>.lock`` while it runs, so a second run on the same path waits until the first has
+finished, then resumes from its file: it computes only what is still missing, and no finished
+point is ever overwritten by an older copy. (Where ``fcntl`` does not exist, e.g. Windows,
+there is no lock: do not run two sweeps on one path there.)
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -79,30 +89,183 @@ def resume(path: str | os.PathLike | None, fresh, same_definition):
     return old
 
 
-def save_atomic(path: str | os.PathLike, header: dict[str, Any], grid: dict[str, np.ndarray],
-                arrays: dict[str, np.ndarray]) -> None:
-    """Write header, grid and arrays to ``path`` through a temporary file and a rename."""
+def plain_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings as JSON values (numpy scalars and arrays -> Python numbers and lists, tuples ->
+    lists), checked before any work is done: a setting that cannot be stored is a TypeError
+    naming it, not a failure at the first save."""
+    out = {}
+    for name, value in settings.items():
+        value = _plain(value)
+        try:
+            json.dumps(value, allow_nan=True)
+        except (TypeError, ValueError):
+            raise TypeError(f"setting {name}={value!r} cannot be stored in a sweep file "
+                            "(use numbers, strings, None or lists of them)") from None
+        out[name] = value
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+@contextlib.contextmanager
+def locked(path: str | os.PathLike | None) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``<path>.lock`` (waiting for another holder);
+    nothing when path is None or the platform has no ``fcntl``."""
+    if path is None:
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock (so does the death of the process)
+
+
+def save_atomic(path: str | os.PathLike, header: dict[str, Any], grid: dict[str, np.ndarray],
+                arrays: dict[str, np.ndarray]) -> None:
+    """Write header, grid and arrays to ``path`` through a temporary file, fsync and a rename.
+
+    The temporary file is created with mode 0666 less the umask (as ``open`` would), so the
+    sweep file gets the user's usual permissions.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
             np.savez(handle, header=np.array(json.dumps(header)), **arrays,
                      **{f"grid_{k}": v for k, v in grid.items()})
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename durable (best effort: not every platform opens folders)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+class SweepFileError(ValueError):
+    """A file that is not a valid sweep file of the expected format (a ValueError)."""
+
+
+def invalid(path: str | os.PathLike, what: str) -> SweepFileError:
+    return SweepFileError(f"{path} is not a valid symtransfer sweep file: {what}")
 
 
 def load(path: str | os.PathLike, fmt: str, names: tuple[str, ...]
          ) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(header, grid, arrays) of a file written by :func:`save_atomic` in format ``fmt``."""
-    with np.load(path, allow_pickle=False) as data:
-        header = json.loads(str(data["header"]))
-        if header.get("format") != fmt:
-            raise ValueError(f"{path} is not a symtransfer sweep file ({fmt})")
-        grid = {k: data[f"grid_{k}"] for k in header["axes"]}
-        arrays = {k: data[k] for k in names}
+    """(header, grid, arrays) of a file written by :func:`save_atomic` in format ``fmt``.
+
+    Never unpickles. Structure is checked here (a JSON header with this format and a list of
+    axes, a 1-d numeric ``grid_<axis>`` per axis, every array in ``names``); shapes and dtypes
+    of the arrays are checked by the caller (:func:`check_array`). Any failure is a
+    :class:`SweepFileError` (a ValueError) naming the path; a missing file stays
+    FileNotFoundError.
+    """
+    if not Path(path).exists():
+        raise FileNotFoundError(f"no sweep file at {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not hasattr(data, "files"):
+                raise invalid(path, "a single .npy array, not an .npz archive")
+            members = set(data.files)
+            header = _header(path, data, members, fmt)
+            grid, arrays = {}, {}
+            for k in header["axes"]:
+                grid[k] = _member(path, data, members, f"grid_{k}")
+                if grid[k].ndim != 1 or grid[k].size == 0 or grid[k].dtype.kind not in "fiu":
+                    raise invalid(path, f"grid axis {k!r} is not a non-empty 1-d numeric array")
+            for k in names:
+                arrays[k] = _member(path, data, members, k)
+    except SweepFileError:
+        raise
+    except Exception as error:  # noqa: BLE001 - zip, zlib, npy and pickle refusals alike
+        raise invalid(path, f"unreadable ({type(error).__name__}: {error})") from error
     return header, grid, arrays
+
+
+def _member(path, data, members: set, name: str) -> np.ndarray:
+    if name not in members:
+        raise invalid(path, f"array {name!r} is missing")
+    return data[name]
+
+
+def _header(path, data, members: set, fmt: str) -> dict[str, Any]:
+    raw = _member(path, data, members, "header")
+    if raw.shape != () or raw.dtype.kind != "U":
+        raise invalid(path, "the header is not a JSON string")
+    try:
+        header = json.loads(str(raw))
+    except ValueError:
+        raise invalid(path, "the header is not valid JSON") from None
+    if not isinstance(header, dict) or header.get("format") != fmt:
+        raise SweepFileError(f"{path} is not a symtransfer sweep file ({fmt})")
+    axes = header.get("axes")
+    if (not isinstance(axes, list) or not axes or len(set(map(str, axes))) != len(axes)
+            or not all(isinstance(a, str) for a in axes)):
+        raise invalid(path, "the header's 'axes' is not a list of distinct names")
+    if not isinstance(header.get("settings"), dict):
+        raise invalid(path, "the header's 'settings' is not a mapping")
+    return header
+
+
+def check_array(path, arrays: dict[str, np.ndarray], name: str, shape: tuple[int, ...],
+                kinds: str) -> None:
+    """``arrays[name]`` must have ``shape`` and a dtype kind among ``kinds`` ('b' bool,
+    'f' float, 'i' integer)."""
+    value = arrays[name]
+    if value.shape != shape:
+        raise invalid(path, f"{name!r} has shape {value.shape}, expected {shape}")
+    if value.dtype.kind not in kinds:
+        raise invalid(path, f"{name!r} has dtype {value.dtype}, expected kind {kinds!r}")
+
+
+def check_instances(path, settings: dict[str, Any]) -> int:
+    """The positive integer ``settings['instances']`` of a stored sweep."""
+    k = settings.get("instances")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise invalid(path, f"settings['instances'] is {k!r}, not a positive integer")
+    return k
+
+
+def checked(loader: Callable[[], Any], path) -> Any:
+    """Run a class's construction from loaded parts; a TypeError/KeyError from malformed
+    header values (e.g. a number where a list belongs) becomes a SweepFileError."""
+    try:
+        return loader()
+    except SweepFileError:
+        raise
+    except (TypeError, KeyError, AttributeError, IndexError, ValueError) as error:
+        raise invalid(path, f"{type(error).__name__}: {error}") from error

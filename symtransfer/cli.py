@@ -319,6 +319,17 @@ def _report_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; bad input (ValueError, TypeError, arithmetic errors) is one line
+    on stderr and exit status 2, never a traceback."""
+    try:
+        return _main(argv)
+    except (ValueError, TypeError, ArithmeticError) as error:
+        message = " ".join(str(error).split()) or type(error).__name__
+        print(f"symtransfer: error: {message}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {"report": _report_command, "risk": _risk_command,
                 "simulate": _simulate_command}

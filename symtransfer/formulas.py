@@ -159,9 +159,11 @@ def ridge_scratch() -> sp.Expr:
     does not cancel; the bias ``lam^2 m' = f (lam + psi f)/S`` follows from differentiating
     the quadratic, and the variance integral ``m - lam m' = df/dlam = 2/(S (1 + psi + lam + S))``.
     No term cancels, also as lam -> 0 where the atom of mu at 0 makes m(-lam) ~ (1-gamma)/lam.
+    ``1 - psi`` is written ``(gamma - 1)/gamma``: the difference is then exact near gamma = 1
+    (and sympy keeps it a product instead of regrouping ``1 - 1/gamma`` with other terms).
     """
     psi = 1 / gamma
-    a = 1 - psi + lam
+    a = (gamma - 1) / gamma + lam
     S = sp.sqrt(a ** 2 + 4 * psi * lam)
     f = sp.Piecewise((2 * lam / (a + S), a >= 0), ((S - a) / (2 * psi), True))
     return f * (lam + psi * f) / S + sigma ** 2 * psi * 2 / (S * (1 + psi + lam + S))
@@ -176,9 +178,14 @@ def optimal_ridge() -> sp.Expr:
     """Risk of ridge regression on the target at lam*: ``lam* m(-lam*)`` in closed form.
 
     Finite at gamma = 1 (no double-descent peak); (1 - gamma)_+ at sigma = 0.
+    Written for floating point with ``s = gamma - 1 + sigma^2``: ``(sqrt(s^2 + 4 sigma^2) - s)/2``
+    cancels for s > 0, where it equals ``2 sigma^2/(s (1 + sqrt(1 + (2 sigma/s)^2)))``, which
+    neither cancels nor overflows in s^2 (gamma up to the float64 range).
     """
     shifted = gamma - 1 + sigma ** 2
-    return (sp.sqrt(shifted ** 2 + 4 * sigma ** 2) - shifted) / 2
+    return sp.Piecewise(
+        (2 * sigma ** 2 / (shifted * (1 + sp.sqrt(1 + (2 * sigma / shifted) ** 2))), shifted > 0),
+        ((sp.sqrt(shifted ** 2 + 4 * sigma ** 2) - shifted) / 2, True))
 
 
 def scratch_finite() -> sp.Expr:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
@@ -26,7 +27,9 @@ from typing import Any, Iterable
 import numpy as np
 
 from . import validation as V
-from ._sweepfile import GridResults, load, parse_grid, resume, same_settings, save_atomic
+from ._sweepfile import (GridResults, check_array, check_instances, checked, grid_points,
+                         invalid, load, locked, parse_grid, plain_settings, resume, same_settings,
+                         save_atomic)
 
 FORMAT = "symtransfer-sweep-1"
 AXES = ("gamma", "theta", "sigma", "lam", "depth", "gamma_s", "sigma_s", "mu")
@@ -110,9 +113,24 @@ class Sweep(GridResults):
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Sweep":
+        """The sweep stored at ``path`` (no unpickling). A truncated, corrupt or wrongly
+        structured file is a ValueError naming the path and what is wrong."""
         header, grid, arrays = load(path, FORMAT, ("errors", "converged", "steps", "done"))
+        method = header.get("method")
+        if method not in V.METHODS:
+            raise invalid(path, f"method {method!r} is not one of {V.METHODS}")
+        unknown = set(grid) - set(AXES)
+        if unknown:
+            raise invalid(path, f"grid axes {sorted(unknown)} are not among {AXES}")
+        settings = header["settings"]
+        shape = tuple(len(v) for v in grid.values())
+        k = check_instances(path, settings)
+        check_array(path, arrays, "done", shape, "b")
+        check_array(path, arrays, "errors", shape + (k,), "f")
+        check_array(path, arrays, "converged", shape + (k,), "b")
+        check_array(path, arrays, "steps", shape + (k,), "iu")
         meta = {k: v for k, v in header.items() if k not in ("method", "settings", "axes")}
-        return cls(header["method"], grid, header["settings"], meta=meta, **arrays)
+        return checked(lambda: cls(method, grid, settings, meta=meta, **arrays), path)
 
 
 def _versions() -> dict[str, str]:
@@ -169,6 +187,8 @@ def run_sweep(method: str, grid: dict[str, Iterable], *, path: str | os.PathLike
         max_steps, rank_tol).
     path : the sweep file (.npz). If it exists with the same definition, finished points are
         kept and only the rest are computed; a file with another definition is an error.
+        While the sweep runs it holds a lock on ``<path>.lock``: a second run on the same
+        path waits for it, then computes only what is still missing.
     workers : local worker processes (default: the number of cores, at most one per point to
         do); 0 or 1 runs in this process. Each worker uses one BLAS thread.
     client : a ``dask.distributed.Client`` or a scheduler address; then the points run on
@@ -183,29 +203,29 @@ def run_sweep(method: str, grid: dict[str, Iterable], *, path: str | os.PathLike
     clash = set(grid) & set(settings)
     if clash:
         raise ValueError(f"{sorted(clash)} given both as grid axes and as settings")
-    settings = {**SETTINGS, **settings}
+    settings = plain_settings({**SETTINGS, **settings})
     for name in grid:
         settings.pop(name, None)
-    sweep = _new(method, grid, settings)
-    sweep = resume(path, sweep, _same_definition)
-    todo = [(index, params) for index, params in sweep.points() if not sweep.done[index]]
-    if todo:
-        _validate_points(method, settings, todo)
-    for index, (errors, converged, steps) in _execute(method, settings, todo, workers, client,
-                                                      progress):
-        sweep.errors[index], sweep.converged[index], sweep.steps[index] = errors, converged, steps
-        sweep.done[index] = True
-        sweep.meta["updated"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        if path is not None:
-            sweep.save(path)
+    _validate_points(method, settings, list(grid_points(grid)))
+    with locked(path):  # a second run on this path waits here, then resumes from the file
+        sweep = resume(path, _new(method, grid, settings), _same_definition)
+        todo = [(index, params) for index, params in sweep.points() if not sweep.done[index]]
+        for index, (errors, converged, steps) in _execute(method, settings, todo, workers,
+                                                          client, progress):
+            sweep.errors[index], sweep.converged[index] = errors, converged
+            sweep.steps[index] = steps
+            sweep.done[index] = True
+            sweep.meta["updated"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            if path is not None:
+                sweep.save(path)
     return sweep
 
 
-def _validate_points(method: str, settings: dict[str, Any], todo: list) -> None:
+def _validate_points(method: str, settings: dict[str, Any], points: list) -> None:
     """Check every point's parameters before any work starts (errors name the parameter)."""
     from .mc.pipeline import _validate
 
-    for _, params in todo:
+    for _, params in points:
         kw = {**settings, **params}
         if kw["gamma"] is None:
             raise ValueError("gamma must be given, as a grid axis or a setting")
@@ -278,11 +298,32 @@ class one_blas_thread:
 
 
 def process_pool(workers: int):
-    """A spawn-context process pool (start its workers inside :class:`one_blas_thread`)."""
+    """A spawn-context process pool (start its workers inside :class:`one_blas_thread`).
+
+    Its workers exit by themselves within about a second when this process dies (even by
+    SIGKILL, which runs no cleanup here): see :func:`exit_with_parent`.
+    """
     import concurrent.futures as cf
     import multiprocessing as mp
 
-    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                  initializer=exit_with_parent, initargs=(os.getpid(),))
+
+
+def exit_with_parent(parent: int, interval: float = 0.5) -> None:
+    """Worker initializer: a daemon thread that ends this process (``os._exit``) as soon as
+    its parent ``parent`` is gone (the worker was re-parented), so that killing a sweep
+    never leaves orphaned workers computing for minutes."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    if os.getppid() != parent:  # the parent died while this worker started
+        os._exit(1)
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _on_dask(method, settings, todo, client, bar):

@@ -2,7 +2,17 @@
 
 All evaluation goes through the kernels generated from :mod:`symtransfer.formulas`
 (``_kernels_numpy`` in float64, ``_kernels_mpmath`` at any precision); this module validates
-input, picks the kernel, and handles the singular points deliberately:
+input, picks the kernel, and handles the singular points deliberately (see below).
+
+Numerical range: float64 entries whose kernel evaluation overflows or underflows (an inf or
+NaN result, or any entry with an input outside [1e-100, 1e100] in a call that raised a
+floating-point overflow/underflow) are evaluated again with mpmath at 40 digits, whose
+exponent range is unbounded, and rounded; so every finite float64 input gives its true value
+rounded (inf only beyond 1.8e308). Finite-size expectations form n = gamma*d as an exact
+integer (checked to be whole) on both paths, and evaluate the float64 result from exact ratios
+with mpmath.
+
+Singular points:
 
 * ``gamma = 1`` (interpolation threshold). With ``sigma > 0`` scratch and fine-tuning risks are
   ``inf`` (double-descent peak), linear transferability is ``+inf`` and its phase boundary does
@@ -19,6 +29,7 @@ input, picks the kernel, and handles the singular points deliberately:
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import Any, Callable
 
 import numpy as np
@@ -42,11 +53,25 @@ class _Float64:
         self.module = _kernels_numpy
 
     def call(self, name: str, params: dict[str, Any], shape: tuple) -> Array:
+        """The kernel in float64; entries that come out inf or NaN (an intermediate overflow
+        or underflow at extreme input, e.g. sigma**2 at sigma = 1e200, or a boundary that
+        does not exist) are evaluated again with mpmath, whose exponent range is unbounded,
+        and rounded: the float64 result is the true value rounded (inf only where it is
+        beyond 1.8e308 or truly infinite)."""
         kernel = getattr(self.module, name)
-        with np.errstate(all="ignore"):  # unused Piecewise branches may divide by zero
+        flagged: list[str] = []
+        # unused Piecewise branches may divide by zero: ignored; an overflow or underflow
+        # anywhere (it can hide in a finite result, e.g. 1/sqrt(inf) = 0) is recorded
+        with np.errstate(all="ignore", over="call", under="call",
+                         call=lambda kind, flag: flagged.append(kind)):
             out = kernel(**{arg: params.get(arg, 0.0) for arg in ARGS})
-        out = np.asarray(out, dtype=float)
-        return out if out.shape == shape else np.array(np.broadcast_to(out, shape))
+        out = np.array(np.broadcast_to(np.asarray(out, dtype=float), shape))
+        bad = ~np.isfinite(out)
+        if flagged:
+            bad |= _extreme_entries(params, shape)
+        if bad.any():
+            out[bad] = _exactly(name, params, shape, bad)
+        return out
 
     def finish(self, out: Array):
         return float(out) if out.ndim == 0 else out
@@ -82,6 +107,8 @@ class _Mpmath:
         for index, v in np.ndenumerate(values):
             if isinstance(v, mp.mpc):
                 v = v.real if v.imag == 0 else mp.nan
+            elif isinstance(v, Fraction):  # exact finite-size ratios
+                v = mp.mpf(v.numerator) / v.denominator
             out[index] = mp.mpf(v)
         return out
 
@@ -92,6 +119,51 @@ class _Mpmath:
     def finish(self, out: Array):
         out = self.real(out)
         return out.item() if out.ndim == 0 else out
+
+
+#: digits of the mpmath evaluations behind float64 results (extremes, limits, finite size)
+_EXACT_DIGITS = 40
+
+
+#: inputs outside [1e-100, 1e100] in magnitude (zero aside) may overflow or underflow
+#: intermediate float64 terms of a kernel
+_MODERATE = (1e-100, 1e100)
+
+
+def _extreme_entries(params: dict[str, Any], shape: tuple) -> Array:
+    """Entries with an extreme input; all entries if none is (an overflow flagged among
+    moderate inputs is then located by evaluating everything exactly)."""
+    extreme = np.zeros(shape, dtype=bool)
+    for value in params.values():
+        if isinstance(value, np.ndarray) and value.dtype != object:
+            size = np.abs(value)
+            extreme |= (size > _MODERATE[1]) | ((size < _MODERATE[0]) & (size > 0))
+    return extreme if extreme.any() else np.ones(shape, dtype=bool)
+
+
+def _lift_all(params: dict[str, Any], exact: "_Mpmath") -> dict[str, Any]:
+    """float arrays -> mpf object arrays (object arrays, e.g. exact sample ratios, as they are)."""
+    return {k: (exact.lift(v) if isinstance(v, np.ndarray) and v.dtype != object else v)
+            for k, v in params.items()}
+
+
+def _exactly(name: str, params: dict[str, Any], shape: tuple, mask: Array) -> Array:
+    """Kernel ``name`` at the entries ``mask`` with mpmath, rounded to float64."""
+    full = {k: (np.broadcast_to(v, shape) if isinstance(v, np.ndarray) else v)
+            for k, v in params.items()}
+    with _precision_context(_EXACT_DIGITS):
+        exact = _Mpmath(_EXACT_DIGITS)
+        values = exact.call(name, _lift_all(_subset(full, mask), exact), (int(mask.sum()),))
+    return np.array([float(v) for v in values], dtype=float)
+
+
+def _float_via_mpmath(spec: "_Spec", params: dict[str, Any]) -> Array:
+    """_compute with mpmath at _EXACT_DIGITS, rounded to float64 (finite-size expectations:
+    their sample counts are exact rationals, and n = gamma*d must not be rounded)."""
+    with _precision_context(_EXACT_DIGITS):
+        exact = _Mpmath(_EXACT_DIGITS)
+        values = _compute(spec, _lift_all(params, exact), exact)
+        return np.array([float(v) for v in values.flat], dtype=float).reshape(values.shape)
 
 
 def _backend(digits: int | None):
@@ -216,11 +288,9 @@ def _continuous_limit(spec: _Spec, params: dict[str, Any], key: str, backend) ->
                                                 backend.one_below())})
             values = _compute(spec, params, backend)
         return np.array([+v for v in values.flat], dtype=object).reshape(values.shape)
-    with _precision_context(40):
-        exact = _Mpmath(40)
-        lifted = {k: (exact.lift(v) if isinstance(v, np.ndarray) else v)
-                  for k, v in params.items()}
-        values = _continuous_limit(spec, lifted, key, exact)
+    with _precision_context(_EXACT_DIGITS):
+        exact = _Mpmath(_EXACT_DIGITS)
+        values = _continuous_limit(spec, _lift_all(params, exact), key, exact)
         return np.array([float(v) for v in values.flat]).reshape(values.shape)
 
 
@@ -361,18 +431,36 @@ def _check_penalty(method: str, params: dict[str, Any], gamma_s, d) -> bool:
 
 
 def _finite_size_parameters(method: str, params: dict[str, Any], d, gamma_s) -> Array:
-    d = V.integer("d", d, minimum=1)
+    d = V.integer("d", d, minimum=1, maximum=MAX_D)
     if method == "finetune" or (method == "linear" and gamma_s is not None):
         raise ValueError("the exact finite-size expectation (d=...) is known for 'scratch' and "
                          "for ridgeless 'linear' transfer with population pretraining only")
     if method == "linear" and np.asarray(params["lam"] != 0, dtype=bool).any():
         raise ValueError("the exact finite-size expectation (d=...) of linear transfer is "
                          "known for lam=0 only")
-    n = params["gamma"] * d
-    if not np.all(np.asarray(abs(n - np.round(np.asarray(n, dtype=float))) <= 1e-9 * n,
-                             dtype=bool)):
-        raise ValueError(f"gamma*d must be a whole number of samples, got gamma*d = {n}")
-    return np.asarray(d)
+    params["gamma"] = _exact_sample_ratio(params["gamma"], d)
+    return d
+
+
+#: the largest d of a finite-size expectation (n = gamma*d must be an exact float64 integer)
+MAX_D = 2 ** 53
+
+
+def _exact_sample_ratio(gamma: Array, d: int) -> Array:
+    """n/d as exact fractions, n = gamma*d checked to be a whole number >= 1 (to 1e-9
+    relative, so that a float or decimal gamma such as 0.99 at d = 100 is n = 99 exactly, on
+    the float64 and the mpmath path alike)."""
+    import mpmath
+
+    out = np.empty(gamma.shape, dtype=object)
+    for index, g in np.ndenumerate(gamma):
+        n = g * d
+        whole = int(round(n)) if isinstance(n, float) else int(mpmath.nint(n))
+        if whole < 1 or abs(n - whole) > 1e-9 * whole:
+            raise ValueError("gamma*d must be a whole number of samples >= 1, got "
+                             f"gamma*d = {n} (gamma = {g}, d = {d})")
+        out[index] = Fraction(whole, d)
+    return out
 
 
 class _precision_context:
@@ -400,7 +488,10 @@ def _run(quantity: str, method: str, kwargs: dict[str, Any]):
     spec, params, backend = _prepare(method, **kwargs)
     spec = spec.like(quantity=quantity)
     with _precision_context(kwargs["precision"]):
-        out = _compute(spec, params, backend)
+        if spec.finite_size and isinstance(backend, _Float64):
+            out = _float_via_mpmath(spec, params)
+        else:
+            out = _compute(spec, params, backend)
         if quantity != "boundary" and _has_nan(out):
             raise RuntimeError(f"internal error: {quantity} of {method!r} evaluated to NaN "
                                f"at valid input; please report ({kwargs})")
@@ -428,14 +519,17 @@ def risk(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
     sigma : target noise standard deviation (>= 0).
     lam : ridge penalty (>= 0): of the readout refit for 'linear'; for 'scratch', ridge
         regression on the target data (Marchenko-Pastur asymptotics).
-    depth : number of layers L (integer >= 2).
+    depth : number of layers L (integer, 2 to 1_000_000).
     gamma_s, sigma_s : finite-source pretraining on gamma_s*d samples with noise sigma_s;
         ``gamma_s=None`` is pretraining on the population loss.
     form : 'exact' (default) or 'paper': the published fine-tuning form, which keeps the
         pretrained null-space component unchanged (exact only at sigma = 0 with |beta_hat_s| = 1).
-    d : if given, the exact finite-size expectation at dimension d, n = gamma*d (known for
-        'scratch', and for ridgeless 'linear' with population pretraining).
-    precision : None for float64, or a number of significant digits evaluated with mpmath.
+    d : if given, the exact finite-size expectation at dimension d (1 to 2**53), n = gamma*d a
+        whole number (known for 'scratch', and for ridgeless 'linear' with population
+        pretraining).
+    precision : None for float64, or a number of significant digits (1 to 5000) evaluated
+        with mpmath; decimal strings, fractions and sympy numbers are then read with guard
+        digits beyond it.
     baseline : for 'scratch' only: 'ridgeless' (default; min-norm / least squares, or ridge
         at the given lam) or 'optimal_ridge' (ridge at lam* = sigma^2/gamma, which removes the
         double-descent peak).
@@ -478,7 +572,29 @@ def transferability(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth
             lam_values = V.real("lam", lam, precision=precision, lower=0)
         mask = np.asarray(np.broadcast_to(lam_values, np.shape(T)) == 0, dtype=bool)
         T = np.where(mask, np.asarray(zero, dtype=object if precision else float), T)
+    if precision is None:
+        T = _refine_differences(method, dict(kwargs, baseline=baseline), np.asarray(T))
     return T.item() if isinstance(T, np.ndarray) and T.ndim == 0 else T
+
+
+_ARRAY_ARGS = ("gamma", "theta", "sigma", "lam", "gamma_s", "sigma_s", "mu")
+
+
+def _refine_differences(method: str, kwargs: dict[str, Any], T: Array) -> Array:
+    """float64 ``R_baseline - R_method`` is NaN where both risks overflowed to inf (e.g. at
+    sigma = 1e308): those entries are computed again with mpmath and rounded. Where both
+    risks are truly infinite (finite size at tiny d) the difference stays NaN."""
+    bad = np.isnan(T)
+    if not bad.any():
+        return T
+    sub = dict(kwargs, precision=_EXACT_DIGITS)
+    for name in _ARRAY_ARGS:
+        if kwargs.get(name) is not None:
+            sub[name] = np.broadcast_to(np.asarray(kwargs[name], dtype=float), T.shape)[bad]
+    exact = np.atleast_1d(transferability(method, **sub))
+    T = np.array(T, dtype=float)
+    T[bad] = [float(v) for v in exact]
+    return T
 
 
 def anomalous_transfer(method: str, *, gamma, theta, sigma=0.0, lam=0.0, depth: int = 2,

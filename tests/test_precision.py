@@ -143,10 +143,12 @@ NEAR_ONE = {"below": "0." + "9" * 30,                  # 1 - 10^-30
 @pytest.mark.parametrize("as_type", ["str", "mpf"])
 def test_divergent_values_near_gamma_one(side, as_type):
     text = NEAR_ONE[side]
-    # the 50-digit input the library sees; the reference evaluates it at 60 digits
-    G = _mp(text, 50)
+    # the input the library sees: a 50-digit mpf as given, or the decimal string parsed
+    # exactly (guard digits, issue #11); the reference evaluates it at 60 digits
+    G = _mp(text, 50 if as_type == "mpf" else 120)
     s, th = _mp("0.3", 50), _mp("1.1", 50)
     gamma = text if as_type == "str" else G
+    assert as_type == "mpf" or _mp(text, 50) != G  # the string is more than its 50-digit mpf
     r = st.risk("scratch", gamma=gamma, sigma=s, precision=50)
     p = st.risk("finetune", form="paper", gamma=gamma, theta=th, sigma=s, precision=50)
     assert isinstance(r, mpmath.mpf) and isinstance(p, mpmath.mpf)

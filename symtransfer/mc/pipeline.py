@@ -19,6 +19,7 @@ instance do not depend on how many instances run beside it.
 """
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import Any
 
@@ -142,7 +143,58 @@ def _validate(method: str, kw: dict[str, Any]) -> dict[str, Any]:
     _samples(kw["gamma"], kw["d"], "gamma")
     if kw["gamma_s"] is not None:
         _samples(kw["gamma_s"], kw["d"], "gamma_s")
+    kw = _plain(kw)
+    _check_memory(method, kw)
     return kw
+
+
+_REALS = ("gamma", "theta", "sigma", "lam", "gamma_s", "sigma_s", "alpha", "tol", "rank_tol",
+          "mu")
+_INTEGERS = ("depth", "d", "instances", "seed", "max_steps")
+
+
+def _plain(kw: dict[str, Any]) -> dict[str, Any]:
+    """Validated values as Python floats and ints (numpy scalars and 0-d arrays included), so
+    that they hash (the caches) and serialize (sweep files)."""
+    out = dict(kw)
+    for name in _REALS:
+        if out.get(name) is not None:
+            out[name] = float(np.asarray(out[name], dtype=float))
+    for name in _INTEGERS:
+        out[name] = int(out[name])
+    return out
+
+
+def _physical_memory() -> int:
+    """Bytes of physical memory (2**40 where the system does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, OSError, ValueError):
+        return 2 ** 40
+
+
+def memory_lower_bound(method: str, kw: dict[str, Any]) -> int:
+    """Bytes that ``simulate`` allocates at least: every instance's target design X (n x d)
+    and its right singular vectors, the d x d layers of every network, the source samples."""
+    d, K = kw["d"], kw["instances"]
+    n = _samples(kw["gamma"], d, "gamma")
+    floats = n * d + min(n, d) * d
+    ridge = method == "scratch" and (kw["lam"] > 0 or kw["baseline"] == "optimal_ridge")
+    if not ridge:
+        floats += (kw["depth"] - 1) * d * d
+    if method != "scratch" and kw["gamma_s"] is not None:
+        floats += _samples(kw["gamma_s"], d, "gamma_s") * d
+    return 8 * K * floats
+
+
+def _check_memory(method: str, kw: dict[str, Any]) -> None:
+    need, have = memory_lower_bound(method, kw), _physical_memory()
+    if need > have:
+        raise ValueError(
+            f"simulate(d={kw['d']}, instances={kw['instances']}, depth={kw['depth']}) needs at "
+            f"least {need / 2 ** 30:.3g} GiB of memory (the data and weights of all instances "
+            f"at once), more than this machine's {have / 2 ** 30:.3g} GiB: lower d or "
+            "instances (run more instances in several calls with other seeds)")
 
 
 def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: float = 0.0,
@@ -170,10 +222,17 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
     toward the initialization (:mod:`symtransfer.mc.penalized`; convergence is stationarity).
     With the default small ``alpha`` it is weight decay; a large ``alpha`` gives the lazy end.
     """
+    if progress is not None and not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress must be None, True or False, got {progress!r}")
     params = _validate(method, dict(
         gamma=gamma, theta=theta, sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
         sigma_s=sigma_s, d=d, instances=instances, seed=seed, alpha=alpha, init=init, tol=tol,
         max_steps=max_steps, rank_tol=rank_tol, baseline=baseline, mu=mu))
+    # plain Python scalars from here on (0-d arrays and numpy scalars hash and serialize)
+    gamma, theta, sigma, lam, gamma_s, sigma_s, alpha, tol, rank_tol, mu = (
+        params[k] for k in _REALS)
+    depth, d, instances, seed, max_steps = (params[k] for k in _INTEGERS)
+    progress = None if progress is None else bool(progress)
     streams = instance_streams(seed, instances)
     theta = 0.0 if theta is None else float(theta)
     _, beta_t = teachers(d, theta)

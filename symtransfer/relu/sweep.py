@@ -21,7 +21,9 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .._sweepfile import GridResults, load, parse_grid, resume, same_settings, save_atomic
+from .._sweepfile import (GridResults, check_array, check_instances, checked, invalid, load,
+                          locked, parse_grid, plain_settings, resume, same_settings,
+                          save_atomic)
 from .experiment import DEFAULTS, METHODS, _check, simulate_relu
 
 FORMAT = "symtransfer-relu-sweep-1"
@@ -89,11 +91,28 @@ class ReluSweep(GridResults):
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "ReluSweep":
+        """The sweep stored at ``path`` (no unpickling). A truncated, corrupt or wrongly
+        structured file is a ValueError naming the path and what is wrong."""
         header, grid, arrays = load(path, FORMAT,
                                     ("errors", "converged", "steps", "residual", "done"))
+        methods = header.get("methods")
+        if (not isinstance(methods, list) or not methods or len(set(map(str, methods)))
+                != len(methods) or not all(m in METHODS for m in methods)):
+            raise invalid(path, f"methods {methods!r} are not distinct names among {METHODS}")
+        unknown = set(grid) - set(AXES)
+        if unknown:
+            raise invalid(path, f"grid axes {sorted(unknown)} are not among {AXES}")
+        settings = header["settings"]
+        shape = tuple(len(v) for v in grid.values())
+        k, m = check_instances(path, settings), len(methods)
+        check_array(path, arrays, "done", shape, "b")
+        check_array(path, arrays, "errors", (m,) + shape + (k,), "f")
+        check_array(path, arrays, "converged", (m,) + shape + (k,), "b")
+        check_array(path, arrays, "steps", (m,) + shape + (k,), "iu")
+        check_array(path, arrays, "residual", shape + (k,), "f")
         meta = {k: v for k, v in header.items()
                 if k not in ("format", "methods", "settings", "axes")}
-        return cls(tuple(header["methods"]), grid, header["settings"], meta=meta, **arrays)
+        return checked(lambda: cls(tuple(methods), grid, settings, meta=meta, **arrays), path)
 
 
 def _grid(grid: dict[str, Iterable]) -> dict[str, np.ndarray]:
@@ -123,7 +142,8 @@ def run_relu_sweep(grid: dict[str, Iterable], *, path: str | os.PathLike | None 
 
     settings : any other :func:`simulate_relu` argument (d, instances, seed, width, ...).
     path : the sweep file (.npz); if it exists with the same definition only missing points
-        are computed, a file with another definition is an error.
+        are computed, a file with another definition is an error. A second run on the same
+        path waits for the first (a lock on ``<path>.lock``), then computes what is missing.
     workers : 1 (default) runs in this process (pretraining shared by all points); more
         starts that many spawned processes, one BLAS thread each (call under
         ``if __name__ == "__main__":`` in scripts).
@@ -145,24 +165,25 @@ def run_relu_sweep(grid: dict[str, Iterable], *, path: str | os.PathLike | None 
     settings = {**DEFAULTS, "theta": 0.0, **settings}
     if not isinstance(settings.get("readout"), str):
         settings["readout"] = [float(x) for x in settings["readout"]]
+    settings = plain_settings(settings)  # storable (numpy scalars -> numbers) before any work
     for name in grid:
         settings.pop(name, None)
     if "gamma" not in grid and "gamma" not in settings:
         raise ValueError("gamma must be given, as a grid axis or a setting")
-    sweep = _new(methods, grid, settings)
-    sweep = resume(path, sweep, _same_definition)
-    todo = [(i, p) for i, p in sweep.points() if not sweep.done[i]]
-    for _, params in todo:  # every point's parameters, before any work
+    for _, params in _new(methods, grid, settings).points():  # every point, before any work
         _check(methods[0], {**settings, **params})
-    for index, (e, c, s, r) in _execute(settings, todo, methods, workers, progress):
-        sweep.errors[(slice(None),) + index] = e
-        sweep.converged[(slice(None),) + index] = c
-        sweep.steps[(slice(None),) + index] = s
-        sweep.residual[index] = r
-        sweep.done[index] = True
-        sweep.meta["updated"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        if path is not None:
-            sweep.save(path)
+    with locked(path):  # a second run on this path waits here, then resumes from the file
+        sweep = resume(path, _new(methods, grid, settings), _same_definition)
+        todo = [(i, p) for i, p in sweep.points() if not sweep.done[i]]
+        for index, (e, c, s, r) in _execute(settings, todo, methods, workers, progress):
+            sweep.errors[(slice(None),) + index] = e
+            sweep.converged[(slice(None),) + index] = c
+            sweep.steps[(slice(None),) + index] = s
+            sweep.residual[index] = r
+            sweep.done[index] = True
+            sweep.meta["updated"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            if path is not None:
+                sweep.save(path)
     return sweep
 
 
