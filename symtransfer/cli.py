@@ -343,7 +343,7 @@ def _main(argv: list[str] | None = None) -> int:
     try:
         return commands[args.command](args)
     except (ValueError, TypeError, ArithmeticError, RuntimeError) as error:
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        message = " ".join(str(error).split()) or type(error).__name__
         print(f"symtransfer {args.command}: error: {message}", file=sys.stderr)
         return 2
 

@@ -463,7 +463,7 @@ def test_cli_wrapper_turns_errors_of_any_subcommand_into_one_line(monkeypatch, c
 
     monkeypatch.setattr(cli, "theory_tables", broken)
     assert cli.main(["report", "--quick"]) == 2
-    assert capsys.readouterr().err == "symtransfer: error: math range error\n"
+    assert capsys.readouterr().err == "symtransfer report: error: math range error\n"
 
 
 @pytest.mark.parametrize("convert", [np.float64, np.float32, np.float16, np.longdouble,
