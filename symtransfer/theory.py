@@ -504,9 +504,28 @@ def _has_nan(out: Array) -> bool:
     return bool(np.isnan(out).any())
 
 
+def _anisotropic(quantity: str, method: str, spectrum, kwargs: dict[str, Any]):
+    """risk/transferability with an input covariance spectrum (symtransfer.anisotropic):
+    generic teachers, population pretraining, float64, ridgeless baseline (so far)."""
+    from . import anisotropic
+
+    unsupported = {"gamma_s": None, "mu": 0.0, "d": None, "precision": None,
+                   "baseline": "ridgeless", "sigma_s": 0.0}
+    for name, default in unsupported.items():
+        value = kwargs.get(name, default)
+        if not (value is default or value == default):
+            raise ValueError(f"{name} is not supported together with spectrum= yet (population "
+                             "pretraining, float64, ridgeless baseline); got "
+                             f"{name}={value!r}")
+    fn = anisotropic.risk if quantity == "risk" else anisotropic.transferability
+    return fn(method, spectrum, gamma=kwargs["gamma"], theta=kwargs["theta"],
+              sigma=kwargs["sigma"], lam=kwargs["lam"], depth=kwargs["depth"],
+              form=kwargs["form"])
+
+
 def risk(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
          gamma_s=None, sigma_s=0.0, form: str = "exact", d: int | None = None,
-         precision: int | None = None, baseline: str = "ridgeless", mu=0.0):
+         precision: int | None = None, baseline: str = "ridgeless", mu=0.0, spectrum=None):
     """Generalization error ``R = |beta_hat - beta_t|^2`` of a training method.
 
     Parameters
@@ -537,19 +556,25 @@ def risk(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
         (w_0 the vanishing initialization, so the penalty is weight decay). Depth 2 shrinks the
         pretrained vector to ``(1 - mu) beta_s``; ``mu >= 1`` learns nothing (fine-tuning is
         then scratch training). Population pretraining and depth 2 only.
+    spectrum : None (x ~ N(0, I), default) or a :mod:`symtransfer.spectra` spectrum of the
+        input covariance Sigma: the risk is then in the Sigma-norm, for generic teachers and
+        population pretraining (:mod:`symtransfer.anisotropic`; float64 only so far).
 
     Returns a float (or array) in float64; an mpmath number (or object array) with precision.
     Singular points (gamma = 1, gamma_s = 1) return their limits, ``inf`` where the risk
     diverges; see the module docstring.
     """
-    return _run("risk", method, dict(gamma=gamma, theta=theta, sigma=sigma, lam=lam,
-                                     depth=depth, gamma_s=gamma_s, sigma_s=sigma_s, form=form,
-                                     d=d, precision=precision, baseline=baseline, mu=mu))
+    kwargs = dict(gamma=gamma, theta=theta, sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
+                  sigma_s=sigma_s, form=form, d=d, precision=precision, baseline=baseline, mu=mu)
+    if spectrum is not None:
+        return _anisotropic("risk", method, spectrum, kwargs)
+    return _run("risk", method, kwargs)
 
 
 def transferability(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
                     gamma_s=None, sigma_s=0.0, form: str = "exact", d: int | None = None,
-                    precision: int | None = None, baseline: str = "ridgeless", mu=0.0):
+                    precision: int | None = None, baseline: str = "ridgeless", mu=0.0,
+                    spectrum=None):
     """Transferability ``T = R_baseline - R_method`` (> 0: transfer helps); same parameters as
     :func:`risk`. ``lam`` is the method's ridge penalty; the reference is scratch training,
     ridgeless (default) or ridge at its optimal penalty (``baseline='optimal_ridge'``).
@@ -559,6 +584,8 @@ def transferability(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth
     V.choice("baseline", baseline, BASELINES)
     kwargs = dict(gamma=gamma, theta=theta, sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
                   sigma_s=sigma_s, form=form, d=d, precision=precision, mu=mu)
+    if spectrum is not None:
+        return _anisotropic("transferability", method, spectrum, dict(kwargs, baseline=baseline))
     if d is None and baseline == "ridgeless" and method != "scratch":
         return _run("transfer", method, kwargs)
     reference = risk("scratch", gamma=gamma, sigma=sigma, d=d, precision=precision,

@@ -274,3 +274,18 @@ def test_spectra_figures_draw():
         assert line.get_ydata()[0] == pytest.approx(2 / 3, abs=1e-9)  # pi/3 at sigma = 0
     with pytest.raises(ValueError, match="method"):
         plots.spectrum_phase_diagrams("scratch")
+
+
+def test_spectrum_keyword_of_the_public_api():
+    kw = dict(gamma=0.4, theta=1.0, sigma=0.3, depth=3)
+    assert st.risk("finetune", spectrum=SKEW, **kw) == A.risk("finetune", SKEW, **kw)
+    assert st.transferability("linear", spectrum=SKEW, gamma=0.4, theta=1.0, sigma=0.3) == \
+        pytest.approx(A.transferability("linear", SKEW, gamma=0.4, theta=1.0, sigma=0.3))
+    assert st.risk("finetune", spectrum=ISO, **kw) == pytest.approx(st.risk("finetune", **kw),
+                                                                    rel=1e-12)
+    for bad in (dict(gamma_s=0.5), dict(mu=0.2), dict(d=100), dict(precision=30),
+                dict(baseline="optimal_ridge")):
+        name = next(iter(bad))
+        with pytest.raises(ValueError, match=f"{name} is not supported together with spectrum"):
+            st.risk("scratch" if name in ("d", "baseline") else "finetune", spectrum=SKEW,
+                    gamma=0.4, theta=1.0, **bad)
