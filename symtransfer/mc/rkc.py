@@ -89,7 +89,7 @@ def stability_bound(s: int) -> float:
 def stages_for(h_rho: np.ndarray) -> np.ndarray:
     """The fewest stages (>= 2) with ``h rho <= stability_bound(s)``."""
     need = np.sqrt(1.0 + np.asarray(h_rho, dtype=float) / STABILITY)
-    return np.maximum(2, np.ceil(need)).astype(int)
+    return np.maximum(2, np.ceil(need * (1 - 1e-12))).astype(int)
 
 
 def amplification(s: int, z: np.ndarray) -> np.ndarray:
