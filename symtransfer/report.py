@@ -13,10 +13,13 @@ under ``out/figures``, re-derives every formula (``derivations.run_all``, cached
   allowance being zero where the theory is an exact finite-d expectation (scratch, ridgeless
   linear transfer with population pretraining, fine-tuning above gamma = 1) and the stated
   finite-size effect otherwise; for fine-tuning also the per-run distances to the endpoint
-  each form predicts (:func:`symtransfer.mc.mechanism.endpoint_distances`).
+  each form predicts (:func:`symtransfer.mc.mechanism.endpoint_distances`), and a
+  finite-size-scaling check: the fine-tuning mean at d = 100 ... 800 fitted by a + b/d, its
+  intercept (with its standard error) against both forms from the means alone.
 
-The default finishes in about 1.5-2 minutes on two cores; ``quick=True`` (small d, few
-instances: a smoke test of the whole pipeline) in well under a minute.
+The default finishes in about 4-5 minutes on two cores (the finite-size scaling, up to
+d = 800, is half of it); ``quick=True`` (small d, few instances: a smoke test of the whole
+pipeline) in well under a minute.
 """
 from __future__ import annotations
 
@@ -76,6 +79,11 @@ class Config:
     relu_gammas: tuple = (0.2, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0)
     relu_thetas: tuple = tuple(k * PI / 12 for k in range(7))
     relu_instances: int = 16
+    # fine-tuning by finite-size scaling: the mean at several d, fitted by a + b/d
+    # (THEORY.md's example: the exact and the paper's forms differ by 0.08 there)
+    fss_ds: tuple = (100, 200, 400, 800)
+    fss_instances: int = 40
+    fss_params: tuple = (("gamma", 0.6), ("theta", 3 * PI / 8), ("sigma", 0.5), ("depth", 3))
 
 
 FULL = Config("full", d=100, instances=8)
@@ -85,7 +93,8 @@ QUICK = Config("quick", d=50, instances=8, phase_gammas=(0.4, 0.6, 1.4),
                forms_gammas=(0.4, 0.6, 1.4), forms_instances=8, table_d=50,
                table_instances=8, penalty_gamma=0.4, penalty_mus=(0.0, 0.4, 0.8, 1.2),
                penalty_thetas=(PI / 4, 7 * PI / 16), relu_gammas=(0.4, 1.0),
-               relu_thetas=(0.0, PI / 4, PI / 2), relu_instances=4)
+               relu_thetas=(0.0, PI / 4, PI / 2), relu_instances=4, fss_ds=(40, 80),
+               fss_instances=6)
 
 
 # ----------------------------------------------------------------------------- logging
@@ -352,6 +361,86 @@ def sweep_checks(sweep, label: str) -> list[Check]:
                          value, float(mean[index]), float(sem[index]), allow, why,
                          converged=ok))
     return out
+
+
+# ------------------------------------------------------- fine-tuning, finite-size scaling
+
+@dataclass
+class ScalingCheck:
+    """Fine-tuning means at several d, fitted by ``a + b/d`` (weighted least squares, weights
+    1/sem^2), and the intercept a (the d -> infinity limit) against both theory forms."""
+
+    params: dict
+    ds: tuple
+    instances: int
+    means: tuple
+    sems: tuple
+    intercept: float
+    intercept_se: float
+    slope: float
+    chi2: float
+    exact: float
+    paper: float
+    converged: bool
+
+    @property
+    def z_exact(self) -> float:
+        return (self.intercept - self.exact) / self.intercept_se
+
+    @property
+    def z_paper(self) -> float:
+        return (self.intercept - self.paper) / self.intercept_se
+
+    @property
+    def accepts_exact(self) -> bool:
+        return self.converged and abs(self.z_exact) <= Z
+
+    @property
+    def rejects_paper(self) -> bool:
+        return self.converged and abs(self.z_paper) >= 5.0
+
+
+def fit_inverse_d(ds, means, sems) -> tuple[float, float, float, float]:
+    """Weighted least-squares fit ``mean_d = a + b/d``: (a, se(a), b, chi^2). The standard
+    error is from the sems (known variances), not rescaled by chi^2 (reported instead)."""
+    x = 1.0 / np.asarray(ds, dtype=float)
+    y, w = np.asarray(means, dtype=float), 1.0 / np.asarray(sems, dtype=float) ** 2
+    A = np.stack([np.ones_like(x), x], axis=1)
+    cov = np.linalg.inv(A.T @ (w[:, None] * A))
+    a, b = cov @ (A.T @ (w * y))
+    chi2 = float(np.sum(w * (y - a - b * x) ** 2))
+    return float(a), float(np.sqrt(cov[0, 0])), float(b), chi2
+
+
+def scaling_check(params: dict, ds, runs: list[dict], instances: int) -> ScalingCheck:
+    """The finite-size-scaling check from one fine-tuning run per d."""
+    means, sems = zip(*(_summarize(run["errors"]) for run in runs))
+    a, se, b, chi2 = fit_inverse_d(ds, means, sems)
+    exact = float(theory.risk("finetune", **params))
+    paper = float(theory.risk("finetune", form="paper", **params))
+    return ScalingCheck(dict(params), tuple(ds), instances, tuple(means), tuple(sems), a, se,
+                        b, chi2, exact, paper,
+                        all(bool(run["converged"].all()) for run in runs))
+
+
+def _scaling_markdown(c: ScalingCheck) -> list[str]:
+    rows = [[str(d), f"{_num(m)} \u00b1 {_num(s)}"] for d, m, s in zip(c.ds, c.means, c.sems)]
+    verdict = ("exact form accepted, paper's rejected" if c.accepts_exact and c.rejects_paper
+               else "exact form accepted, paper's not rejected" if c.accepts_exact
+               else "exact form NOT accepted" if c.converged else "not converged")
+    return ["**Fine-tuning by finite-size scaling.** The Monte-Carlo mean at each d "
+            f"({c.instances} instances; {_fmt_params(c.params)}) is fitted by a + b/d "
+            "(weighted least squares, weights 1/sem\u00b2); the intercept a is the "
+            "d \u2192 \u221e limit and is compared with both forms from the means alone. "
+            "Accept: |z| \u2264 4; reject: |z| \u2265 5 (z in standard errors of a).", "",
+            _md_table(["d", "MC mean \u00b1 sem"], rows), "",
+            _md_table(["intercept a \u00b1 se", "slope b", "\u03c7\u00b2 "
+                       f"({len(c.ds) - 2} dof)", "exact form", "z (exact)", "paper form",
+                       "z (paper)", "verdict"],
+                      [[f"{_num(c.intercept)} \u00b1 {_num(c.intercept_se)}",
+                        f"{c.slope:+.2f}", f"{c.chi2:.2f}", _num(c.exact),
+                        f"{c.z_exact:+.1f}", _num(c.paper), f"{c.z_paper:+.1f}", verdict]]),
+            ""]
 
 
 # ------------------------------------------------------------------------- derivations
@@ -731,7 +820,8 @@ def _text_table(checks: list[Check]) -> str:
 
 def _write_markdown(path: Path, *, cfg: Config, made: list, table: list[Check],
                     grid_checks: dict[str, list[Check]], derivation: tuple, log: _Log,
-                    timings: list, theory_text: str, formulas: list) -> None:
+                    timings: list, theory_text: str, formulas: list,
+                    scaling: ScalingCheck | None = None) -> None:
     from . import __version__
 
     results, derive_seconds, derive_cached = derivation
@@ -750,6 +840,11 @@ def _write_markdown(path: Path, *, cfg: Config, made: list, table: list[Check],
           f"- **Theory vs Monte-Carlo, checked cases:** {passed_table} of {len(table)} PASS "
           f"(|mean \u2212 theory| \u2264 4 sem + allowance; d = {cfg.table_d}, "
           f"{cfg.table_instances} instances).",
+          *([f"- **Fine-tuning by finite-size scaling** (d = "
+              f"{', '.join(map(str, scaling.ds))}): intercept {_num(scaling.intercept)} \u00b1 "
+              f"{_num(scaling.intercept_se)}; exact form {_num(scaling.exact)} (z = "
+              f"{scaling.z_exact:+.1f}), paper's {_num(scaling.paper)} (z = "
+              f"{scaling.z_paper:+.1f})."] if scaling is not None else []),
           f"- **Theory vs Monte-Carlo, every sweep point:** {grid_ok} of {len(grid_all)} "
           f"within 4 sem + allowance (about {sum(_chance(c.instances, 1) for c in grid_all):.1f}"
           " expected outside by chance with so few instances per point, Student t).",
@@ -802,6 +897,8 @@ def _write_markdown(path: Path, *, cfg: Config, made: list, table: list[Check],
                _md_table(["case", "parameters", "exact", "paper", "MC mean \u00b1 sem",
                           "paired gap R_run \u2212 R_paper-endpoint", "max dist. exact",
                           "min dist. paper", "verdict"], rows), ""]
+    if scaling is not None:
+        md += _scaling_markdown(scaling)
     md += ["### Every sweep point", "",
            "The figures' Monte-Carlo points against the theory with the same rule. With "
            "only a few instances per point the sem is itself noisy (Student t with "
@@ -959,7 +1056,23 @@ def _monte_carlo(cfg: Config, data: Path, workers, client, log: _Log):
     grid_checks["fine-tuning (forms figure)"] = fchecks
     log.stage("checked cases and fine-tuning runs",
               "reused" if log.reused and log.reused[-1] == f"runs_{tag}.npz" else "")
-    return sweeps, forms, table, grid_checks
+    scaling = _finite_size_scaling(cfg, data, workers, client, log)
+    return sweeps, forms, table, grid_checks, scaling
+
+
+def _finite_size_scaling(cfg: Config, data: Path, workers, client, log: _Log) -> ScalingCheck:
+    """Fine-tuning at every d of ``cfg.fss_ds`` (largest first, for load balance), cached in
+    ``data/fss_<name>.npz``, and its a + b/d fit."""
+    params = dict(cfg.fss_params)
+    tasks = [("finetune", params, d, cfg.fss_instances, cfg.seed)
+             for d in sorted(cfg.fss_ds, reverse=True)]
+    runs = _cached_runs(data / f"fss_{cfg.name}.npz", {"tasks": tasks}, tasks, workers, client,
+                        log, "fine-tuning finite-size scaling")
+    by_d = dict(zip(sorted(cfg.fss_ds, reverse=True), runs))
+    check = scaling_check(params, cfg.fss_ds, [by_d[d] for d in cfg.fss_ds], cfg.fss_instances)
+    log.stage("fine-tuning finite-size scaling",
+              "reused" if log.reused and log.reused[-1] == f"fss_{cfg.name}.npz" else "")
+    return check
 
 
 def build_report(out: str | os.PathLike = "report", quick: bool = False,
@@ -1002,7 +1115,8 @@ def build_report(out: str | os.PathLike = "report", quick: bool = False,
         derivation = _Derivations(data, background=True, log=log)
         log.stage("setup")
         with one_blas_thread():
-            sweeps, forms, table, grid_checks = _monte_carlo(cfg, data, workers, client, log)
+            sweeps, forms, table, grid_checks, scaling = _monte_carlo(cfg, data, workers,
+                                                                      client, log)
         made = _make_figures(cfg, sweeps, forms, figures, log)
         log.stage("figures")
         formulas = [(title, _latex(method, options), prefixes)
@@ -1017,7 +1131,7 @@ def build_report(out: str | os.PathLike = "report", quick: bool = False,
         path = out / "report.md"
         _write_markdown(path, cfg=cfg, made=made, table=table, grid_checks=grid_checks,
                         derivation=results, log=log, timings=list(log.stages),
-                        theory_text=theory_tables(quick), formulas=formulas)
+                        theory_text=theory_tables(quick), formulas=formulas, scaling=scaling)
     finally:
         if derivation is not None:
             derivation.close()
@@ -1029,6 +1143,9 @@ def build_report(out: str | os.PathLike = "report", quick: bool = False,
     print(_text_table(table))
     print(f"sweep points within 4 sem + allowance: {sum(c.ok for c in grid_all)} of "
           f"{len(grid_all)}")
+    print(f"fine-tuning by finite-size scaling (d = {scaling.ds}): intercept "
+          f"{scaling.intercept:.4f} +- {scaling.intercept_se:.4f}; exact {scaling.exact:.4f} "
+          f"(z = {scaling.z_exact:+.1f}), paper {scaling.paper:.4f} (z = {scaling.z_paper:+.1f})")
     failed = [r for r in results[0] if not r[1]]
     print(f"derivations: {len(results[0]) - len(failed)} of {len(results[0])} checks pass")
     log(f"wrote {path} ({len(made)} figures) in {log.elapsed:.1f} s")

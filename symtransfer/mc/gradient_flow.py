@@ -34,8 +34,9 @@ the first term as H. Both cap the first steps at ``max_relative_step`` of the we
 **Convergence criterion.** The end-to-end vector's row-space coordinates z are compared with
 the exact minimizer z* of the data's loss (known from the SVD): converged when
 ``|z - z*| <= tol`` (default 1e-6, far below the Monte-Carlo error of any risk). Instances that
-reach ``max_steps`` steps or ``max_evaluations`` gradient evaluations, or diverge, are reported
-as not converged with the reason in ``TrainStats.reason``; they are never silently averaged.
+reach ``max_steps`` steps or ``max_evaluations`` gradient evaluations (default 4 max_steps), or
+diverge, are reported as not converged with the reason in ``TrainStats.reason``; they are
+never silently averaged.
 """
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ from .network import Trainable
 
 TOL = 1e-6
 MAX_STEPS = 100_000
-MAX_EVALUATIONS = 400_000
+EVALUATIONS_PER_STEP = 4  # default budget of gradient evaluations: 4 max_steps
 ACCURACY = 3e-6
 FINISH = 1e-2
 SCHEMES = ("rkc", "heun", "euler")
@@ -208,7 +209,7 @@ def _relative_cap(norms2: list[np.ndarray], grad_norm2: np.ndarray, fraction: fl
 
 
 def train(net: Trainable, *, tol: float = TOL, max_steps: int = MAX_STEPS,
-          max_evaluations: int = MAX_EVALUATIONS, scheme: str = "rkc",
+          max_evaluations: int | None = None, scheme: str = "rkc",
           accuracy: float = ACCURACY, step_scale: float = 1.5, max_relative_step: float = 0.05,
           max_stages: int = 400, finish: float = FINISH, horizon: float | None = None,
           progress: bool | None = None, label: str = "training") -> TrainStats:
@@ -217,6 +218,8 @@ def train(net: Trainable, *, tol: float = TOL, max_steps: int = MAX_STEPS,
     ``scheme``: 'rkc' (default; ``accuracy`` sets its error control, ``max_stages`` caps the
     stages per step, ``finish`` the residual below which Gauss-Newton steps end the run, 0 for
     none), 'heun' (``step_scale``/H steps) or 'euler'; see the module docstring.
+    ``max_evaluations``: budget of gradient evaluations per instance (default
+    ``4 max_steps``: a Heun step costs 2, an RKC step its stage count).
     ``horizon``: stop every instance at this time of the flow instead (for comparing
     integrators at equal times; no Gauss-Newton finish then); ``TrainStats.time`` says where
     each instance stopped.
@@ -225,6 +228,8 @@ def train(net: Trainable, *, tol: float = TOL, max_steps: int = MAX_STEPS,
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
     bar = _progress_bar(progress, max_steps, label)
     horizon = np.inf if horizon is None else float(horizon)
+    if max_evaluations is None:
+        max_evaluations = EVALUATIONS_PER_STEP * max_steps
     try:
         if scheme == "rkc":
             return _rkc(net, tol=tol, max_steps=max_steps, max_evaluations=max_evaluations,
