@@ -293,7 +293,7 @@ def _fixed_step(net: Trainable, *, tol: float, max_steps: int, max_evaluations: 
         flow.set(point)
         if heun:
             predicted = _gradient(net)  # at W' = W - eta g(W)
-            i1 = flow.push(predicted)
+            flow.push(predicted)
             point = np.concatenate([start, -eta[:, None] / 2, -eta[:, None] / 2], axis=1)
             flow.set(point)
         steps += active
@@ -317,10 +317,10 @@ def _rkc(net: Trainable, *, tol: float, max_steps: int, max_evaluations: int,
     grad = _gradient(net)
     f0 = np.full(K, flow.push(grad))       # index of each instance's gradient at its point
     error = np.sqrt(_sq(grad.z - problem.target))
-    g, gnorm2 = grad.lefts[0], grad.norm2  # per instance, at the current point
+    g = grad.lefts[0]  # dLoss/dz per instance, at its current point
     norms2 = flow.flow_norms2()
     h = np.fmin(1.0 / _spectral_radius(norms2, g, lam_max),
-                _relative_cap(norms2, gnorm2, max_relative_step))
+                _relative_cap(norms2, grad.norm2, max_relative_step))
     steps = np.zeros(K, dtype=int)
     evaluations = np.ones(K, dtype=int)
     active = np.ones(K, dtype=bool)
@@ -391,7 +391,6 @@ def _rkc(net: Trainable, *, tol: float, max_steps: int, max_evaluations: int,
         f0 = np.where(ok, i_new, f0)
         error = np.where(ok, new_error, error)
         g = np.where(ok[:, None], new.lefts[0], g)
-        gnorm2 = np.where(ok, new.norm2, gnorm2)
         grad = _select(ok, new, grad)
         norms2 = flow.flow_norms2()
         h = np.where(active, h * np.where(ok, factor, np.fmin(factor, 0.5)), h)
