@@ -1,40 +1,59 @@
-"""Monte-Carlo benchmark: the authors' protocol at one grid point, and the full-grid estimate.
+"""Monte-Carlo benchmark: the authors' protocol, the cost near the interpolation threshold, the
+cost per gradient against the machine's floor, and (``--grid``) the whole protocol for real.
 
-Run: ``python benchmarks/bench_mc.py``. Protocol (Tahir et al.): d = 500, depth 2, 20 instances,
-init scale 1e-5; here at gamma = 0.5, sigma = 0.2, theta = pi/4. Prints the seconds of each
-phase (pretraining, also with the penalty mu = 0.5, scratch, linear transfer, fine-tuning), the steps taken, the risks against
-theory, and the time extrapolated to the 20 x 20 (gamma, theta) grid:
+Run: ``python benchmarks/bench_mc.py`` (a few minutes) or ``python benchmarks/bench_mc.py
+--grid`` (the authors' full grid: d = 500, L = 2, 20 instances, init scale 1e-5, sigma = 0.2,
+gamma in {0.1, ..., 2.0}, theta/(pi/2) in {0.05, ..., 1.0}; scratch once per gamma, since its
+law does not depend on theta, linear transfer and fine-tuning at all 400 points; two local
+worker processes with one BLAS thread each). At gamma = 1 (n = d) the design's condition
+number is ~d^2 and the interpolator's expected risk infinite: those points run with a budget
+of 250 steps (1000 gradients) and are reported as not converged where they exceed it.
 
-* pretraining on the population loss does not depend on (gamma, theta) (the source teacher is
-  fixed to e_1 and theta only rotates the target): once per grid;
-* scratch training does not depend on theta in law: once per gamma (20 x), or, conservatively,
-  once per grid point;
-* linear transfer and fine-tuning: once per grid point (400 x).
+Default run:
 
-One grid point cannot stand for all: gradient flow needs ~ kappa log(1/tol) steps, with
-kappa = ((1 + sqrt(gamma)) / (1 - sqrt(gamma)))^2 the condition number of the target design,
-which diverges at gamma = 1. The estimate below is for points as well conditioned as gamma=0.5.
+1. One grid point (gamma = 0.5, theta = pi/4): seconds, steps and gradient evaluations of every
+   phase (pretraining, also with the penalty mu = 0.5, scratch, linear transfer, fine-tuning),
+   risks against theory; fine-tuning also with the Heun integrator for comparison.
+2. The floor: a gradient of the depth-2 fine-tuning flow is two matrix-vector products with the
+   row-space first layer (K x r x d, r = min(n, d)): ``4 K r d`` flops. Its floor is timed on
+   this machine as the same two products by bare batched BLAS (a memory-bound GEMV: the floor
+   any step of these sizes can reach) and, for reference, at the machine's GEMM rate (the
+   flop floor if the products were compute-bound, which matrix-vector products are not).
+3. Near the threshold: d = 200, the same 20 instances at gamma = 0.5 and 0.95 (fine-tuning from
+   the same pretrained weights, and scratch): the time ratio (target <= 8).
+4. A subset of the grid with near-threshold points, run through ``run_sweep`` like ``--grid``.
+
+Timings depend on what else runs on the machine; the script prints the load average. It runs
+with one BLAS thread (set before numpy loads, unless OPENBLAS_NUM_THREADS is set), as sweep
+workers do: matrix-vector products gain nothing from a second thread, and multi-threaded BLAS
+on cores shared with other work runs several times slower.
 """
 from __future__ import annotations
 
-import json
+import argparse
 import math
 import os
-import subprocess
-import sys
 import time
 
-import numpy as np
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-import symtransfer as st
-from symtransfer.mc.data import sample_problem
-from symtransfer.mc.gradient_flow import train
-from symtransfer.mc.network import Trainable, small_init
-from symtransfer.mc.pipeline import fit_readout, instance_streams, pretrain, target_data
+import numpy as np  # noqa: E402  (after the thread settings)
+
+import symtransfer as st  # noqa: E402
+from symtransfer.mc.data import sample_problem  # noqa: E402
+from symtransfer.mc.gradient_flow import train  # noqa: E402
+from symtransfer.mc.network import Trainable, small_init  # noqa: E402
+from symtransfer.mc.pipeline import (fit_readout, instance_streams, pretrain,  # noqa: E402
+                                     target_data)
 
 D, DEPTH, INSTANCES, ALPHA = 500, 2, 20, 1e-5
 PENALTY = 0.5  # penalized pretraining (dense Heun flow), timed beside the plain one
 GAMMA, SIGMA, THETA = 0.5, 0.2, math.pi / 4
+GRID_GAMMA = [round(0.1 * k, 1) for k in range(1, 21)]
+GRID_THETA = [round(0.05 * k, 2) * math.pi / 2 for k in range(1, 21)]
+SUBSET_GAMMA = [0.5, 0.9, 1.0, 1.1, 1.5]
+SUBSET_THETA = [math.pi / 4]
 
 
 def _timed(fn):
@@ -43,8 +62,8 @@ def _timed(fn):
     return out, time.perf_counter() - start
 
 
-def measure() -> dict:
-    """Time every phase at the grid point; returns seconds, steps, risks."""
+def measure_point() -> dict:
+    """Every phase at the authors' grid point; returns seconds, steps, evaluations, risks."""
     streams = instance_streams(0, INSTANCES)
     opts = dict(progress=False)
     (weights, pre), t_pre = _timed(lambda: pretrain(
@@ -57,89 +76,164 @@ def measure() -> dict:
                                                  sigma=SIGMA))
     problem, t_svd = _timed(lambda: sample_problem(X, y))
 
-    def scratch():
-        net = Trainable(small_init(streams["scratch_init"], D, DEPTH, ALPHA), problem)
-        return net, train(net, **opts)
+    def run(init, **kw):
+        net = Trainable(init, problem)
+        return net, train(net, **opts, **kw)
 
-    (net_s, stats_s), t_scratch = _timed(scratch)
+    scratch_init = small_init(streams["scratch_init"], D, DEPTH, ALPHA)
+    (net_s, stats_s), t_scratch = _timed(lambda: run(scratch_init))
     (beta_lin, _), t_lin = _timed(lambda: fit_readout(weights.features(), X, y, 0.0, 1e-3,
                                                       streams["readout"]))
-
-    def finetune():
-        net = Trainable(weights, problem)
-        return net, train(net, **opts)
-
-    (net_f, stats_f), t_ft = _timed(finetune)
+    (net_f, stats_f), t_ft = _timed(lambda: run(weights))
+    (_, stats_h), t_heun = _timed(lambda: run(weights, scheme="heun"))
     beta_t = np.zeros(D)
     beta_t[0], beta_t[1] = math.cos(THETA), math.sin(THETA)
     risks = {name: float(((b - beta_t) ** 2).sum(axis=1).mean()) for name, b in
              [("scratch", net_s.end_to_end()), ("linear", beta_lin),
               ("finetune", net_f.end_to_end())]}
-    return dict(t_pre=t_pre, t_pen=t_pen, steps_pen=int(pen.steps.max()),
-                t_data=t_data + t_svd, t_scratch=t_scratch, t_lin=t_lin,
-                t_ft=t_ft, steps_pre=int(pre.steps.max()), steps_scratch=int(stats_s.steps.max()),
-                steps_ft=int(stats_f.steps.max()), risks=risks,
+    return dict(t_pre=t_pre, t_pen=t_pen, t_data=t_data + t_svd, t_scratch=t_scratch,
+                t_lin=t_lin, t_ft=t_ft, t_heun=t_heun, pre=pre, pen=pen, scratch=stats_s,
+                ft=stats_f, heun=stats_h, risks=risks, rank=problem.rank,
                 converged=bool(pre.converged.all() and stats_s.converged.all()
                                and stats_f.converged.all() and pen.converged.all()))
 
 
-def _kappa(gamma: float) -> float:
-    """Condition number of the target design's nonzero spectrum (Marchenko-Pastur edges)."""
-    r = math.sqrt(gamma) if gamma < 1 else 1 / math.sqrt(gamma)
-    return ((1 + r) / (1 - r)) ** 2
+def floor(rank: int, repeats: int = 50) -> dict:
+    """Seconds of one gradient's matrix-vector work (forward + backward product with the
+    (K, r, d) first layer) by bare batched BLAS, and the machine's GEMM rate."""
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((INSTANCES, rank, D))
+    x, y = rng.standard_normal((INSTANCES, D, 1)), rng.standard_normal((INSTANCES, 1, rank))
+    np.matmul(A, x), np.matmul(y, A)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        np.matmul(A, x)
+        np.matmul(y, A)
+    t_gemv = (time.perf_counter() - start) / repeats
+    B = rng.standard_normal((1000, 1000))
+    B @ B
+    start = time.perf_counter()
+    for _ in range(5):
+        B @ B
+    gemm_rate = 2e9 * 5 / (time.perf_counter() - start)
+    flops = 4.0 * INSTANCES * rank * D
+    return dict(flops=flops, t_gemv=t_gemv, t_gemm=flops / gemm_rate,
+                gemv_rate=flops / t_gemv, gemm_rate=gemm_rate)
 
 
-def _grid_minutes(m: dict, workers: int) -> tuple[float, float]:
-    """(well-conditioned estimate, kappa-scaled estimate over the authors' gamma grid without
-    gamma = 1), in minutes: pretraining once; data, SVD and scratch once per gamma (both
-    independent of theta); readout and fine-tuning at every grid point."""
-    per_gamma = m["t_data"] + m["t_scratch"]
-    per_point = m["t_lin"] + m["t_ft"]
-    flat = m["t_pre"] + 20 * per_gamma + 400 * per_point
-    gammas = [round(0.1 * k, 1) for k in range(1, 21) if k != 10]
-    scale = [_kappa(g) / _kappa(GAMMA) for g in gammas]
-    scaled = m["t_pre"] + sum(m["t_data"] + s * (m["t_scratch"] + 20 * per_point)
-                              for s in scale)
-    return flat / 60 / workers, scaled / 60 / workers
+def near_threshold(d: int = 200, gammas=(0.5, 0.95)) -> dict:
+    """Fine-tuning (same pretrained weights) and scratch at each gamma, same instances."""
+    streams = instance_streams(0, INSTANCES)
+    weights, _ = pretrain(streams, d=d, depth=DEPTH, gamma_s=None, sigma_s=0.0, alpha=ALPHA,
+                          init="random", train_options=dict(progress=False))
+    out = {}
+    for gamma in gammas:
+        X, y = target_data(streams, d=d, gamma=gamma, theta=THETA, sigma=SIGMA)
+        problem = sample_problem(X, y)
+        for name, init in (("finetune", weights),
+                           ("scratch", small_init(streams["scratch_init"], d, DEPTH, ALPHA))):
+            net = Trainable(init, problem)
+            stats, seconds = _timed(lambda: train(net, progress=False))
+            out[name, gamma] = dict(seconds=seconds, evaluations=int(stats.evaluations.max()),
+                                    converged=bool(stats.converged.all()))
+    return out
+
+
+GAMMA_ONE_STEPS = 250  # at gamma = 1 (n = d): a budget of 250 steps, 1000 gradients
+
+
+def run_grid(gammas, thetas, workers: int = 2) -> dict:
+    """The protocol on a (gamma, theta) grid through run_sweep: scratch once per gamma (its law
+    is theta-free), linear transfer and fine-tuning at every point; returns seconds per
+    method, the sweeps, and the non-converged instances. gamma = 1 (n = d), where the
+    interpolator's expected risk is infinite and the design's condition number ~ d^2, runs as
+    its own sweep with the budget GAMMA_ONE_STEPS: its runs converge or are reported."""
+    from symtransfer.sweep import run_sweep
+
+    common = dict(sigma=SIGMA, d=D, instances=INSTANCES, depth=DEPTH, alpha=ALPHA,
+                  workers=workers, progress=False)
+    out = {}
+    parts = [([g for g in gammas if g != 1.0], {}), ([g for g in gammas if g == 1.0],
+                                                     {"max_steps": GAMMA_ONE_STEPS})]
+    for method in ("scratch", "linear", "finetune"):
+        for part, budget in parts:
+            if not part:
+                continue
+            grid = {"gamma": part} if method == "scratch" else {"gamma": part, "theta": thetas}
+            extra = {"theta": THETA} if method == "scratch" else {}
+            sweep, seconds = _timed(lambda: run_sweep(method, grid, **common, **extra,
+                                                      **budget))
+            key = method + (" (gamma = 1)" if budget else "")
+            out[key] = dict(seconds=seconds, sweep=sweep,
+                            not_converged=int((~sweep.converged).sum()))
+    return out
+
+
+def _print_grid(result: dict, label: str) -> None:
+    total = sum(r["seconds"] for r in result.values())
+    print(f"{label}: {total / 60:.1f} min measured with two workers "
+          f"(target for the full grid: 10 min on 2 cores)")
+    for method, r in result.items():
+        sweep = r["sweep"]
+        print(f"  {method:22s} {r['seconds']:7.1f} s  {sweep.converged.size} instance runs, "
+              f"{r['not_converged']} not converged")
+        if r["not_converged"]:  # gamma is the first grid axis
+            rows = sweep.converged.reshape(len(sweep.grid["gamma"]), -1)
+            bad = [round(float(g), 2) for g, ok in zip(sweep.grid["gamma"], rows) if not ok.all()]
+            print(f"            not converged at gamma = {bad} (the reason per instance is in "
+                  "simulate()'s diagnostics)")
 
 
 def main() -> None:
-    if "--child" in sys.argv:
-        print(json.dumps(measure()))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--grid", action="store_true", help="run the authors' full grid")
+    args = parser.parse_args()
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+          f"(timings are inflated when other work shares the cores)")
+    if args.grid:
+        _print_grid(run_grid(GRID_GAMMA, GRID_THETA), "authors' full 20 x 20 grid")
         return
-    m = measure()
+    m = measure_point()
     print(f"authors' protocol at one grid point: d={D}, L={DEPTH}, {INSTANCES} instances, "
           f"gamma={GAMMA}, sigma={SIGMA}, theta=pi/4 (all converged: {m['converged']})")
-    print(f"  pretraining (population)  {m['t_pre']:7.2f} s   {m['steps_pre']:6d} steps")
-    print(f"  pretraining, mu = {PENALTY:g}     {m['t_pen']:7.2f} s   {m['steps_pen']:6d} steps "
-          "(dense; once per mu in a sweep over mu)")
-    print(f"  target data + SVD         {m['t_data']:7.2f} s")
-    print(f"  scratch                   {m['t_scratch']:7.2f} s   {m['steps_scratch']:6d} steps")
-    print(f"  linear transfer (readout) {m['t_lin']:7.2f} s")
-    print(f"  fine-tuning               {m['t_ft']:7.2f} s   {m['steps_ft']:6d} steps")
+    for label, key, stats in [("pretraining (population)", "t_pre", m["pre"]),
+                              (f"pretraining, mu = {PENALTY:g} (dense Heun)", "t_pen", m["pen"]),
+                              ("target data + SVD", "t_data", None),
+                              ("scratch", "t_scratch", m["scratch"]),
+                              ("linear transfer (readout)", "t_lin", None),
+                              ("fine-tuning (RKC)", "t_ft", m["ft"]),
+                              ("fine-tuning (Heun, for comparison)", "t_heun", m["heun"])]:
+        extra = "" if stats is None else (
+            f"  {int(stats.steps.max()):6d} steps "
+            + ("" if stats.evaluations is None else
+               f"{int(stats.evaluations.max()):6d} gradient evaluations"))
+        print(f"  {label:36s} {m[key]:7.2f} s{extra}")
     for name, value in m["risks"].items():
         theory = st.risk(name, gamma=GAMMA, theta=THETA, sigma=SIGMA)
         print(f"  risk {name:9s} MC {value:.4f}   theory {theory:.4f}")
-    # two workers on the two cores, one BLAS thread each (two multi-threaded BLAS processes
-    # oversubscribe the cores and run ~5x slower)
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-           "MKL_NUM_THREADS": "1"}
-    procs = [subprocess.Popen([sys.executable, __file__, "--child"], env=env,
-                              stdout=subprocess.PIPE, text=True) for _ in range(2)]
-    pair = [json.loads(p.communicate()[0]) for p in procs]
-    slow = {k: max(r[k] for r in pair) for k in ("t_pre", "t_data", "t_scratch", "t_lin", "t_ft")}
-    print(f"  two concurrent workers (1 BLAS thread each): fine-tuning {slow['t_ft']:.2f} s, "
-          f"scratch {slow['t_scratch']:.2f} s per worker")
-    one = _grid_minutes(m, 1)
-    two = _grid_minutes(slow, 2)
-    print("full 20 x 20 grid (pretraining once; data, SVD and scratch once per gamma, since")
-    print("they do not depend on theta; readout and fine-tuning at every point):")
-    print(f"  points as well conditioned as gamma=0.5: {one[0]:6.1f} min on one process, "
-          f"{two[0]:6.1f} min with two workers (target: 20 min on 2 cores)")
-    print(f"  steps scaled by kappa(gamma) over the authors' gammas except 1.0: {one[1]:6.1f} min "
-          f"on one process, {two[1]:6.1f} min with two workers")
-    print("  gamma = 1.0 (n = d): kappa ~ d^2, gradient flow does not converge in any feasible")
-    print("  budget; simulate() reports such instances as not converged instead of a number.")
+    f = floor(m["rank"])
+    for label, key in [("RKC", "ft"), ("Heun", "heun")]:
+        evals = int(m[key].evaluations.max())
+        per_eval = m["t_ft" if key == "ft" else "t_heun"] / evals
+        print(f"fine-tuning, {label}: {1 / per_eval:7.0f} gradients/s ({per_eval * 1e3:.2f} ms "
+              f"each; {4 * INSTANCES * m['rank'] * D / 1e6:.0f} Mflop of matrix-vector work)")
+        print(f"  floor by batched GEMV on this machine {f['t_gemv'] * 1e3:.2f} ms "
+              f"({f['gemv_rate'] / 1e9:.1f} Gflop/s): ratio {per_eval / f['t_gemv']:.2f} "
+              f"(target <= 3)")
+        print(f"  flop floor at the GEMM rate {f['t_gemm'] * 1e3:.2f} ms "
+              f"({f['gemm_rate'] / 1e9:.1f} Gflop/s): ratio {per_eval / f['t_gemm']:.1f} "
+              "(matrix-vector products are memory-bound: not reachable)")
+    near = near_threshold()
+    print("near the threshold, d = 200, 20 instances (same instances at both gammas):")
+    for name in ("finetune", "scratch"):
+        a, b = near[name, 0.5], near[name, 0.95]
+        print(f"  {name:9s} gamma=0.5 {a['seconds']:6.2f} s ({a['evaluations']} gradients), "
+              f"gamma=0.95 {b['seconds']:6.2f} s ({b['evaluations']} gradients): ratio "
+              f"{b['seconds'] / a['seconds']:.1f} (target <= 8; Heun's was ~50); converged "
+              f"{a['converged'] and b['converged']}")
+    _print_grid(run_grid(SUBSET_GAMMA, SUBSET_THETA),
+                f"grid subset gamma={SUBSET_GAMMA}, theta=pi/4")
+    print("  (the full grid: python benchmarks/bench_mc.py --grid)")
 
 
 if __name__ == "__main__":

@@ -145,7 +145,8 @@ def test_finetune_follows_the_conservation_law_mechanism(noisy_finetune):
     assert r.converged.all()
     exact, _ = _paired(r, form="exact", **kw)
     paper, _ = _paired(r, form="paper", **kw)
-    # each run ends where the conservation laws say (Heun integration error ~1e-4) ...
+    # each run ends where the conservation laws say (integration error ~1e-5, see
+    # tests/test_integrator.py) ...
     miss_exact = np.linalg.norm(r.beta_hat - exact, axis=1)
     assert miss_exact.max() < 2e-3
     # ... and every run is over ten times further from the paper's endpoint, which keeps the

@@ -1,17 +1,42 @@
-"""Gradient flow on a deep linear network, discretized by gradient descent.
+"""Gradient flow on a deep linear network: explicit integrators with per-instance steps.
 
-**Step-size rule** (per instance, every step). The Hessian of the loss in the weights is
-bounded by ``H = lam_max * sum_l prod_{k != l} |W_k|_F^2``, with lam_max the largest curvature
-of the data (``s_max^2/n``). The step is ``eta = step_scale / H`` (default 1: below the
-stability limit 2/H with a margin), capped so that no step changes the weights by more than
-``max_relative_step`` of their norm. The cap matters only near the small initialization, where
-``H`` is tiny and gradient flow's escape from the saddle would otherwise be skipped over; it
-makes that escape take ~log(1/alpha)/max_relative_step steps.
+Two integrators, both explicit and both using nothing but gradients of the training loss (the
+simulator is the theory's independent check: nothing it computes comes from a prediction):
+
+* ``scheme="rkc"`` (default): the second-order Runge-Kutta-Chebyshev method
+  (:mod:`symtransfer.mc.rkc`) with adaptive steps under local error control. Gradient flow's
+  Jacobian is minus the loss Hessian, a real spectrum in ``[-rho, |lambda_-|]``; RKC with s
+  stages is stable for ``h rho <= 0.64 (s^2 - 1)``, so a step costs ~ ``sqrt(h rho)`` gradients
+  and the cost to converge grows like ``sqrt(kappa)`` (kappa: the data's condition number)
+  instead of ``kappa``. The step h of every instance is set by its own error estimate
+  ``|est| <= rtol |w| + atol`` (Frobenius norms over all layers; ``rtol = atol = accuracy``,
+  default 3e-6) with the elementary controller ``h <- h min(4, max(0.2, 0.8 err^(-1/3)))``;
+  rejected steps are retried from the same point. Every instance has its own step and stage
+  count (the batch runs the most stages any instance needs; the others stand still after
+  theirs), so an instance's result does not depend on the instances beside it.
+  **Finish.** Once ``|z - z*| <= finish`` (default 1e-2) the flow is in its linear regime and
+  the rest is done by Gauss-Newton steps ``W <- W - J^T (J J^T)^{-1} (z - z*)``: gradient flow on
+  the linearized loss ends exactly at this minimum-norm correction in weight space, whatever
+  the curvatures, so the finish is independent of the condition number and its distance to
+  the flow's endpoint is second order in the residual (``J J^T`` is solved by conjugate
+  gradients; it is well conditioned even where the data are not). Both the error control and
+  the finish use only the loss and its Jacobian, nothing from the theory.
+* ``scheme="heun"``: Heun's method with the fixed rule ``eta = step_scale / H`` (below), kept
+  for comparison (tests/test_integrator.py compares the two instance by instance);
+  ``scheme="euler"`` is plain gradient descent, which breaks the conservation laws by O(eta).
+
+**Spectral radius.** ``rho <= lam_max sum_l prod_{k != l} |W_k|_F^2 + (L-1) |g| max_l
+|W_l|_F^(L-2)``, with lam_max the data's largest curvature and ``g = dLoss/dz``: the
+Gauss-Newton part and the residual part of the Hessian, bounded by Frobenius norms. Heun uses
+the first term as H. Both cap the first steps at ``max_relative_step`` of the weights' norm
+(the escape from the small-initialization saddle, where H is tiny).
 
 **Convergence criterion.** The end-to-end vector's row-space coordinates z are compared with
 the exact minimizer z* of the data's loss (known from the SVD): converged when
 ``|z - z*| <= tol`` (default 1e-6, far below the Monte-Carlo error of any risk). Instances that
-reach ``max_steps`` or diverge are reported as not converged; they are never silently averaged.
+reach ``max_steps`` steps or ``max_evaluations`` gradient evaluations (default 4 max_steps), or
+diverge, are reported as not converged with the reason in ``TrainStats.reason``; they are
+never silently averaged.
 """
 from __future__ import annotations
 
@@ -19,24 +44,46 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import rkc
 from .network import Trainable
 
 TOL = 1e-6
 MAX_STEPS = 100_000
+EVALUATIONS_PER_STEP = 4  # default budget of gradient evaluations: 4 max_steps
+ACCURACY = 3e-6
+FINISH = 1e-2
+SCHEMES = ("rkc", "heun", "euler")
 
 
 @dataclass
 class TrainStats:
-    """Per-instance diagnostics of one training phase."""
+    """Per-instance diagnostics of one training phase.
+
+    ``steps``: integrator steps taken while the instance was training (rejected RKC steps
+    included); ``evaluations``: gradient evaluations (Jacobian products of the Gauss-Newton
+    finish included); ``reason``: why training stopped ('converged', 'max_steps',
+    'max_evaluations', 'diverged', 'gauss_newton' (the finish did not reach tol) or
+    'horizon'); ``time``: the flow time reached.
+    """
 
     steps: np.ndarray
     error: np.ndarray
     loss: np.ndarray
     converged: np.ndarray
+    evaluations: np.ndarray | None = None
+    reason: np.ndarray | None = None
+    time: np.ndarray | None = None
 
     def as_dict(self) -> dict[str, np.ndarray]:
-        return {"steps": self.steps, "error": self.error, "loss": self.loss,
-                "converged": self.converged}
+        out = {"steps": self.steps, "error": self.error, "loss": self.loss,
+               "converged": self.converged}
+        if self.evaluations is not None:
+            out["evaluations"] = self.evaluations
+        if self.reason is not None:
+            out["reason"] = self.reason
+        if self.time is not None:
+            out["time"] = self.time
+        return out
 
 
 def _curvature_bound(norms: list[np.ndarray]) -> np.ndarray:
@@ -66,9 +113,15 @@ class _Gradient:
 def _gradient(net: Trainable) -> _Gradient:
     """dLoss/dW_l = p_l v_{l+1}^T with p_1 = dLoss/dz and p_{l+1} = W_l^T p_l."""
     z, vs = net.forward()
-    g = net.problem.curvature * (z - net.problem.target)
-    lefts = [g]
-    q = net.first.rmatvec(g)
+    return _pullback(net, z, vs, net.problem.curvature * (z - net.problem.target))
+
+
+def _pullback(net: Trainable, z: np.ndarray, vs: list[np.ndarray], u: np.ndarray) -> _Gradient:
+    """``J^T u`` (J = dz/dweights at the current point) as rank-1 factors per layer:
+    ``p_1 v_2^T, ..., p_{L-1} v_L^T, p_L`` with p_1 = u, p_{l+1} = W_l^T p_l. With
+    ``u = dLoss/dz`` it is the gradient."""
+    lefts = [u]
+    q = net.first.rmatvec(u)
     for layer in net.middle:
         lefts.append(q)
         q = layer.rmatvec(q)
@@ -81,62 +134,366 @@ def _sq(x: np.ndarray) -> np.ndarray:
     return np.einsum("ki,ki->k", x, x)
 
 
-def _apply(net: Trainable, grad: _Gradient, eta: np.ndarray) -> None:
-    """W_l -= eta p_l v_{l+1}^T for every layer (eta per instance)."""
-    for layer, a, b in zip([net.first] + net.middle, grad.lefts, grad.rights):
-        layer.add_outer(-eta[:, None] * a, b)
-    net.last = net.last - eta[:, None] * grad.lefts[-1]
+class _Flow:
+    """The weights of ``net`` as ``base + sum_c coef[:, c] grad_c``: every gradient evaluated
+    is queued (as rank-1 factors) in all layers at once, and a point of the integrator (a
+    stage, a trial, the next step) is a coefficient vector over the queued gradients."""
+
+    def __init__(self, net: Trainable) -> None:
+        self.net = net
+        self.layers = net.matrices
+        for layer in self.layers:
+            layer.flush()
+        net.last_layer.flush()
+        self.coef = np.zeros((net.problem.instances, 0))
+        last2 = _sq(net.last)
+        self.offsets = [layer.base_norm ** 2 - last2 for layer in self.layers]
+
+    @property
+    def count(self) -> int:
+        return self.coef.shape[1]
+
+    def push(self, grad: _Gradient) -> int:
+        """Queue a gradient (coefficient 0 at the current point); returns its index."""
+        for layer, a, b in zip(self.layers, grad.lefts, grad.rights):
+            layer.push(a, b)
+        index = self.net.last_layer.push(grad.lefts[-1])
+        self.coef = np.concatenate([self.coef, np.zeros((self.coef.shape[0], 1))], axis=1)
+        return index
+
+    def set(self, coef: np.ndarray) -> None:
+        """Move to the point ``base + sum_c coef[:, c] grad_c`` (coef may be wider)."""
+        self.coef = np.array(coef[:, :self.count])
+        for layer in self.layers:
+            layer.set_coefficients(self.coef)
+        self.net.last_layer.set_coefficients(self.coef)
+
+    def flush(self, keep: np.ndarray) -> None:
+        """Fold the current point into the bases; keep the gradients ``keep`` queued."""
+        for layer in self.layers:
+            layer.flush(keep)
+        self.net.last_layer.flush(keep)
+        self.coef = np.zeros((self.coef.shape[0], len(keep)))
+
+    def gram(self, index: np.ndarray) -> np.ndarray:
+        """(K, t, t): Frobenius inner products of the queued gradients ``index``, all layers."""
+        G = self.net.last_layer.term_grams(index)
+        for layer in self.layers:
+            G = G + layer.term_grams(index)
+        return G
+
+    def norms2(self) -> list[np.ndarray]:
+        """Upper bounds of |W_l|_F^2 per layer (exact for the last layer)."""
+        return [layer.norm_bound() ** 2 for layer in self.layers] + [_sq(self.net.last)]
+
+    def flow_norms2(self) -> list[np.ndarray]:
+        """|W_l|_F^2 per layer from the last layer's norm and gradient flow's conservation of
+        ``|W_l|_F^2 - |W_{l+1}|_F^2`` (the trace of ``W_l^T W_l - W_{l+1} W_{l+1}^T``; the
+        frozen null-space part of W_1 is constant by itself). Exact along the flow, and
+        unlike :meth:`norms2` independent of when the queues are flushed, so the integrator's
+        decisions for an instance do not depend on the instances beside it."""
+        last2 = _sq(self.net.last)
+        return [np.maximum(last2 + offset, 0.0) for offset in self.offsets] + [last2]
 
 
-def _step_size(net: Trainable, grad: _Gradient, lam_max: np.ndarray, step_scale: float,
-               max_relative_step: float) -> np.ndarray:
-    norms = [m.norm_bound ** 2 for m in [net.first] + net.middle] + [_sq(net.last)]
-    eta = step_scale / (lam_max * _curvature_bound(norms))
+def _spectral_radius(norms2: list[np.ndarray], g: np.ndarray, lam_max: np.ndarray) -> np.ndarray:
+    """Upper bound of the loss Hessian's spectral radius (module docstring)."""
+    L = len(norms2)
+    biggest = np.sqrt(np.max(norms2, axis=0))
+    return lam_max * _curvature_bound(norms2) + (L - 1) * np.sqrt(_sq(g)) * biggest ** (L - 2)
+
+
+def _relative_cap(norms2: list[np.ndarray], grad_norm2: np.ndarray, fraction: float):
     with np.errstate(divide="ignore", invalid="ignore"):
-        cap = max_relative_step * np.sqrt(sum(norms) / grad.norm2)
-    return np.fmin(eta, cap)
+        return fraction * np.sqrt(sum(norms2) / grad_norm2)
 
 
 def train(net: Trainable, *, tol: float = TOL, max_steps: int = MAX_STEPS,
-          step_scale: float = 1.5, max_relative_step: float = 0.05, scheme: str = "heun",
+          max_evaluations: int | None = None, scheme: str = "rkc",
+          accuracy: float = ACCURACY, step_scale: float = 1.5, max_relative_step: float = 0.05,
+          max_stages: int = 400, finish: float = FINISH, horizon: float | None = None,
           progress: bool | None = None, label: str = "training") -> TrainStats:
-    """Integrate gradient flow on ``net`` until every instance converges or max_steps.
+    """Integrate gradient flow on ``net`` until every instance converges, or a budget ends.
 
-    ``scheme="heun"`` (default): Heun's second-order method, ``W <- W - eta/2 (g(W) + g(W'))``
-    with ``W' = W - eta g(W)``. Plain gradient descent (``"euler"``) breaks gradient flow's
-    conservation law ``W_l^T W_l - W_{l+1} W_{l+1}^T`` by O(eta) in total, which visibly moves the
-    end point of fine-tuning; Heun's error is O(eta^2).
+    ``scheme``: 'rkc' (default; ``accuracy`` sets its error control, ``max_stages`` caps the
+    stages per step, ``finish`` the residual below which Gauss-Newton steps end the run, 0 for
+    none), 'heun' (``step_scale``/H steps) or 'euler'; see the module docstring.
+    ``max_evaluations``: budget of gradient evaluations per instance (default
+    ``4 max_steps``: a Heun step costs 2, an RKC step its stage count).
+    ``horizon``: stop every instance at this time of the flow instead (for comparing
+    integrators at equal times; no Gauss-Newton finish then); ``TrainStats.time`` says where
+    each instance stopped.
     """
-    if scheme not in ("heun", "euler"):
-        raise ValueError(f"scheme must be 'heun' or 'euler', got {scheme!r}")
-    problem = net.problem
-    lam_max = problem.curvature.max(axis=1)
-    K = problem.instances
-    steps = np.zeros(K, dtype=int)
-    active = np.ones(K, dtype=bool)
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
     bar = _progress_bar(progress, max_steps, label)
+    horizon = np.inf if horizon is None else float(horizon)
+    if max_evaluations is None:
+        max_evaluations = EVALUATIONS_PER_STEP * max_steps
     try:
-        for step in range(max_steps + 1):
-            grad = _gradient(net)
-            diff = grad.z - problem.target
-            error = np.sqrt(_sq(diff))
-            active &= np.isfinite(error) & (error > tol)
-            if not active.any() or step == max_steps:
-                break
-            eta = np.where(active, _step_size(net, grad, lam_max, step_scale,
-                                              max_relative_step), 0.0)
-            _apply(net, grad, eta)
-            if scheme == "heun":
-                predicted = _gradient(net)  # at W' = W - eta g(W)
-                _apply(net, grad, -eta / 2)
-                _apply(net, predicted, eta / 2)
-            steps += active
-            _tick(bar, step, active, error)
+        if scheme == "rkc":
+            return _rkc(net, tol=tol, max_steps=max_steps, max_evaluations=max_evaluations,
+                        max_relative_step=max_relative_step, bar=bar, accuracy=accuracy,
+                        max_stages=max_stages, finish=finish if np.isinf(horizon) else 0.0,
+                        horizon=horizon)
+        return _fixed_step(net, tol=tol, max_steps=max_steps, max_evaluations=max_evaluations,
+                           max_relative_step=max_relative_step, bar=bar,
+                           step_scale=step_scale, heun=scheme == "heun", horizon=horizon)
     finally:
         if bar is not None:
             bar.close()
+
+
+def _finish(net: Trainable, grad: _Gradient, error: np.ndarray, steps: np.ndarray,
+            evaluations: np.ndarray, reason: np.ndarray, tol: float,
+            time: np.ndarray) -> TrainStats:
     converged = np.isfinite(error) & (error <= tol)
-    return TrainStats(steps, error, problem.loss(grad.z), converged)
+    reason = np.where(converged, "converged", reason)
+    return TrainStats(steps, error, net.problem.loss(grad.z), converged, evaluations, reason,
+                      time)
+
+
+def _fixed_step(net: Trainable, *, tol: float, max_steps: int, max_evaluations: int,
+                max_relative_step: float, bar, step_scale: float, heun: bool,
+                horizon: float) -> TrainStats:
+    """Heun (``W <- W - eta/2 (g(W) + g(W - eta g(W)))``) or Euler, ``eta = step_scale/H``."""
+    problem = net.problem
+    lam_max = problem.curvature.max(axis=1)
+    K = problem.instances
+    flow = _Flow(net)
+    steps = np.zeros(K, dtype=int)
+    evaluations = np.zeros(K, dtype=int)
+    active = np.ones(K, dtype=bool)
+    reason = np.full(K, "max_steps", dtype="<U16")
+    per_step = 2 if heun else 1
+    time = np.zeros(K)
+    for step in range(max_steps + 1):
+        grad = _gradient(net)
+        error = np.sqrt(_sq(grad.z - problem.target))
+        reason[active & ~np.isfinite(error)] = "diverged"
+        arrived = time >= horizon * (1 - 1e-12)
+        reason[active & arrived] = "horizon"
+        active &= np.isfinite(error) & (error > tol) & ~arrived
+        if evaluations.max(initial=0) + per_step > max_evaluations:
+            reason[active] = "max_evaluations"
+            break
+        if not active.any() or step == max_steps:
+            break
+        if flow.count + 2 > 32:
+            flow.flush(np.zeros(0, dtype=int))
+        norms2 = flow.norms2()
+        eta = step_scale / (lam_max * _curvature_bound(norms2))
+        eta = np.fmin(eta, _relative_cap(norms2, grad.norm2, max_relative_step))
+        eta = np.where(active, np.fmin(eta, horizon - time), 0.0)
+        time += eta
+        start = flow.coef
+        i0 = flow.push(grad)
+        point = np.concatenate([start, np.zeros((K, 1))], axis=1)
+        point[:, i0] = -eta
+        flow.set(point)
+        if heun:
+            predicted = _gradient(net)  # at W' = W - eta g(W)
+            flow.push(predicted)
+            point = np.concatenate([start, -eta[:, None] / 2, -eta[:, None] / 2], axis=1)
+            flow.set(point)
+        steps += active
+        evaluations += per_step * active
+        _tick(bar, step, active, error)
+    return _finish(net, grad, error, steps, evaluations, reason, tol, time)
+
+
+def _rkc(net: Trainable, *, tol: float, max_steps: int, max_evaluations: int,
+         max_relative_step: float, bar, accuracy: float, max_stages: int,
+         finish: float, horizon: float) -> TrainStats:
+    """Adaptive second-order Runge-Kutta-Chebyshev integration (module docstring), finished
+    by Gauss-Newton steps once ``|z - z*| <= finish`` (0: no finish)."""
+    final_tol = tol
+    tol = max(tol, finish)
+    problem = net.problem
+    lam_max = problem.curvature.max(axis=1)
+    K = problem.instances
+    rows = np.arange(K)
+    flow = _Flow(net)
+    grad = _gradient(net)
+    f0 = np.full(K, flow.push(grad))       # index of each instance's gradient at its point
+    error = np.sqrt(_sq(grad.z - problem.target))
+    g = grad.lefts[0]  # dLoss/dz per instance, at its current point
+    norms2 = flow.flow_norms2()
+    h = np.fmin(1.0 / _spectral_radius(norms2, g, lam_max),
+                _relative_cap(norms2, grad.norm2, max_relative_step))
+    steps = np.zeros(K, dtype=int)
+    evaluations = np.ones(K, dtype=int)
+    active = np.ones(K, dtype=bool)
+    reason = np.full(K, "max_steps", dtype="<U16")
+    h_floor = 1e-12 * h
+    time = np.zeros(K)
+    for step in range(max_steps + 1):
+        bad = active & ~(np.isfinite(error) & np.isfinite(h) & (h > h_floor))
+        reason[bad] = "diverged"
+        arrived = time >= horizon * (1 - 1e-12)
+        reason[active & arrived] = "horizon"
+        active &= ~bad & (error > tol) & ~arrived
+        if not active.any() or step == max_steps:
+            break
+        rho = _spectral_radius(norms2, g, lam_max)
+        h = np.fmin(h, rkc.stability_bound(max_stages) / rho)
+        # the last step lands on the horizon (the controller's h is kept for nothing after it)
+        h = np.where(active, np.where(time + h >= horizon * (1 - 1e-12), horizon - time, h), 0.0)
+        stages = np.where(active, rkc.stages_for(h * rho), 0)
+        over = active & (evaluations + stages > max_evaluations)
+        reason[over] = "max_evaluations"
+        active &= ~over
+        h = np.where(active, h, 0.0)
+        if not active.any():
+            break
+        s = int(stages.max())
+        if flow.count + s > 48:
+            keep = np.unique(f0[active])
+            remap = np.full(flow.count, -1)
+            remap[keep] = np.arange(len(keep))
+            flow.flush(keep)
+            f0 = np.where(remap[f0] >= 0, remap[f0], 0)
+        mu, nu, mu_t, gamma_t = _stage_table(np.maximum(stages, 2), s)
+        width = flow.count + s
+        start = np.zeros((K, width))
+        start[:, :flow.count] = flow.coef
+        F0 = np.zeros((K, width))
+        F0[rows, f0] = -1.0  # F = -grad
+        prev2, prev = start, start + (mu_t[:, 1] * h)[:, None] * F0
+        for j in range(2, s + 1):
+            flow.set(prev)
+            i = flow.push(_gradient(net))
+            cur = ((1 - mu[:, j] - nu[:, j])[:, None] * start + mu[:, j, None] * prev
+                   + nu[:, j, None] * prev2)
+            cur[:, i] -= mu_t[:, j] * h
+            cur += (gamma_t[:, j] * h)[:, None] * F0
+            prev2, prev = prev, cur
+        flow.set(prev)
+        new = _gradient(net)
+        i_new = flow.push(new)
+        # error estimate 0.8 (y_n - y_{n+1}) + 0.4 h (F(y_n) + F(y_{n+1})) as coefficients
+        est = 0.8 * (start - prev) + 0.4 * h[:, None] * F0
+        est[:, i_new] -= 0.4 * h
+        used = np.flatnonzero(np.any(est != 0.0, axis=0))
+        est = est[:, used]
+        gram = flow.gram(used)
+        est_norm = np.sqrt(np.maximum(np.einsum("ki,kij,kj->k", est, gram, est), 0.0))
+        weights_norm = np.sqrt(sum(norms2))
+        err = est_norm / (accuracy * weights_norm + accuracy)
+        new_error = np.sqrt(_sq(new.z - problem.target))
+        ok = active & np.isfinite(err) & (err <= 1.0) & np.isfinite(new_error)
+        with np.errstate(divide="ignore"):
+            factor = np.clip(0.8 * err ** (-1.0 / 3.0), 0.2, 4.0)
+        factor = np.where(np.isfinite(err), factor, 0.1)
+        point = np.where(ok[:, None], prev, start)
+        flow.set(point)
+        time = np.where(ok, time + h, time)
+        f0 = np.where(ok, i_new, f0)
+        error = np.where(ok, new_error, error)
+        g = np.where(ok[:, None], new.lefts[0], g)
+        grad = _select(ok, new, grad)
+        norms2 = flow.flow_norms2()
+        h = np.where(active, h * np.where(ok, factor, np.fmin(factor, 0.5)), h)
+        steps += active
+        evaluations += stages
+        _tick(bar, step, active, error)
+    if final_tol < tol:
+        ready = np.isfinite(error) & (error <= tol)
+        error = np.where(ready, _gauss_newton(net, flow, ready, final_tol, evaluations), error)
+        reason[ready & (error > final_tol)] = "gauss_newton"
+        grad = _select(ready, _gradient(net), grad)
+    return _finish(net, grad, error, steps, evaluations, reason, final_tol, time)
+
+
+def _jjt(net: Trainable, vs: list[np.ndarray], u: np.ndarray) -> np.ndarray:
+    """``J J^T u = |v_2|^2 u + sum_{l=2}^{L-1} |v_{l+1}|^2 M_l M_l^T u + M_L M_L^T u`` with
+    ``M_l = W_1 W_2 ... W_{l-1}`` (W_1 in row-space coordinates): Jacobian products only."""
+    back = _pullback(net, None, vs, u)
+    out = _sq(vs[0])[:, None] * u
+    L = len(net.middle) + 2
+    for l in range(2, L + 1):
+        x = back.lefts[l - 1]  # M_l^T u
+        for layer in reversed(net.middle[:l - 2]):
+            x = layer.matvec(x)
+        Mx = net.first.matvec(x)
+        out += (_sq(vs[l - 1])[:, None] * Mx) if l < L else Mx
+    return out
+
+
+def _conjugate_gradient(apply, b: np.ndarray, rtol: float,
+                        max_iterations: int) -> tuple[np.ndarray, int]:
+    """Batched CG for SPD systems ``apply(x) = b`` (one system per row); returns (x, iterations)."""
+    x = np.zeros_like(b)
+    r = b.copy()
+    p = r.copy()
+    rs = _sq(r)
+    goal = (rtol ** 2) * rs
+    for it in range(1, max_iterations + 1):
+        Ap = apply(p)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            alpha = np.where(rs > goal, rs / _sq_dot(p, Ap), 0.0)
+        x += alpha[:, None] * p
+        r -= alpha[:, None] * Ap
+        rs_new = _sq(r)
+        if np.all(rs_new <= goal):
+            return x, it
+        with np.errstate(divide="ignore", invalid="ignore"):
+            beta = np.where(rs > goal, rs_new / rs, 0.0)
+        p = r + beta[:, None] * p
+        rs = rs_new
+    return x, max_iterations
+
+
+def _sq_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.einsum("ki,ki->k", a, b)
+
+
+def _gauss_newton(net: Trainable, flow: _Flow, todo: np.ndarray, tol: float,
+                  evaluations: np.ndarray, max_iterations: int = 8) -> np.ndarray:
+    """Finish in the linear regime: ``W <- W - J^T (J J^T)^{-1} (z - z*)`` for the instances
+    ``todo``, repeated until ``|z - z*| <= tol``. Gradient flow on the linearized loss ends at
+    exactly this minimum-norm correction in weight space (whatever the curvatures), so the
+    step's distance to gradient flow's endpoint is second order in the residual. J J^T is
+    solved by conjugate gradients (its spectrum lies in [|v_2|^2, |v_2|^2 + sum ...]:
+    well conditioned even where the data are not). Returns the final |z - z*|."""
+    target = net.problem.target
+    for _ in range(max_iterations + 1):
+        z, vs = net.forward()
+        e = z - target
+        error = np.sqrt(_sq(e))
+        todo = todo & np.isfinite(error) & (error > tol)
+        if not todo.any():
+            break
+        b = np.where(todo[:, None], e, 0.0)
+        u, used = _conjugate_gradient(lambda p: _jjt(net, vs, p), b, 1e-10, 500)
+        if flow.count + 1 > 48:
+            flow.flush(np.zeros(0, dtype=int))
+        i = flow.push(_pullback(net, z, vs, u))
+        coef = flow.coef.copy()
+        coef[:, i] = np.where(todo, -1.0, 0.0)
+        flow.set(coef)
+        evaluations += (used + 1) * todo
+    return error
+
+
+def _stage_table(stages: np.ndarray, width: int) -> tuple[np.ndarray, ...]:
+    """Per-instance RKC coefficients (K, width + 1) for each instance's own stage count; past
+    its last stage an instance stands still (mu = 1, nu = mu~ = gamma~ = 0), so its result does
+    not depend on the stage counts of the instances beside it."""
+    K = len(stages)
+    mu, nu, mu_t, gamma_t = (np.zeros((K, width + 1)) for _ in range(4))
+    for s in np.unique(stages):
+        c = rkc.coefficients(int(s))
+        rows = stages == s
+        mu[rows, :s + 1], nu[rows, :s + 1] = c.mu, c.nu
+        mu_t[rows, :s + 1], gamma_t[rows, :s + 1] = c.mu_tilde, c.gamma_tilde
+        mu[rows, s + 1:] = 1.0
+    return mu, nu, mu_t, gamma_t
+
+
+def _select(mask: np.ndarray, a: _Gradient, b: _Gradient) -> _Gradient:
+    """Per instance: a where mask, else b (only z and norm2 are read afterwards)."""
+    return _Gradient(np.where(mask[:, None], a.z, b.z), [], [], np.where(mask, a.norm2, b.norm2))
 
 
 def _tick(bar, step: int, active: np.ndarray, error: np.ndarray) -> None:

@@ -3,7 +3,9 @@
 ``W_1, ..., W_{L-1}`` are d x d and ``W_L`` is a d-vector, for K independent instances. While a
 network trains on a :class:`~symtransfer.mc.data.Problem` with row-space basis V, its first
 layer is held as ``V^T W_1`` (r x d): the gradient of W_1 has columns in the row space, so
-``P_perp W_1`` stays exactly at its value when training started (``frozen``).
+``P_perp W_1`` stays exactly at its value when training started (``frozen``). Every layer is
+held as a queue of low-rank terms (:mod:`symtransfer.mc.lowrank`) so that an integrator moves
+the weights by setting coefficients, not by rewriting (K, d, d) arrays.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data import Problem
-from .lowrank import LowRankUpdated
+from .lowrank import LowRankUpdated, QueuedVector
 
 
 @dataclass
@@ -79,7 +81,17 @@ class Trainable:
         first = W1 if V is None else np.matmul(V.transpose(0, 2, 1), W1)
         self.first = LowRankUpdated(first)
         self.middle = [LowRankUpdated(W) for W in weights.layers[1:]]
-        self.last = np.array(weights.last, dtype=float)
+        self.last_layer = QueuedVector(weights.last)
+
+    @property
+    def matrices(self) -> list[LowRankUpdated]:
+        """W_1 (row-space coordinates), W_2, ..., W_{L-1}."""
+        return [self.first] + self.middle
+
+    @property
+    def last(self) -> np.ndarray:
+        """The current last layer W_L (K, d)."""
+        return self.last_layer.value()
 
     def forward(self) -> tuple[np.ndarray, list[np.ndarray]]:
         """``z = V^T beta_hat`` and the partial products ``v_l = W_l ... W_L`` (l = 2..L)."""
@@ -91,6 +103,7 @@ class Trainable:
 
     def weights(self) -> Weights:
         """Dense weights, with the frozen null-space part of W_1 restored."""
+        last = self.last
         first = self.first.dense()
         V = self.problem.basis
         if V is None:
@@ -98,7 +111,7 @@ class Trainable:
         else:
             W1 = self.frozen - np.matmul(V, np.matmul(V.transpose(0, 2, 1), self.frozen)) \
                 + np.matmul(V, first)
-        return Weights([W1] + [m.dense() for m in self.middle], self.last.copy())
+        return Weights([W1] + [m.dense() for m in self.middle], last)
 
     def end_to_end(self) -> np.ndarray:
         """beta_hat (K, d) without forming dense weights."""

@@ -210,13 +210,19 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
     Returns a :class:`SimulationResult` with per-instance errors ``|beta_hat - beta_t|^2``, their
     mean and standard error, and per-phase training diagnostics. Same seed, same numbers.
     ``alpha`` and ``init`` ('random' or 'balanced') set the small initialization; ``tol`` and
-    ``max_steps`` the convergence criterion (see :mod:`symtransfer.mc.gradient_flow`);
+    ``max_steps`` the convergence criterion (see :mod:`symtransfer.mc.gradient_flow`: an
+    adaptive Runge-Kutta-Chebyshev flow with a Gauss-Newton finish; a run that does not
+    converge says why in ``diagnostics[phase]["reason"]``);
     ``rank_tol`` the learned-feature threshold of ridgeless linear transfer. ``progress``: a
     tqdm bar (None: only for runs longer than 2 s; False: silent).
 
     ``method='scratch'`` with ``lam > 0`` is ridge regression on the target data (the
     estimator ``(X^T X/n + lam)^{-1} X^T y/n``, computed exactly), and with
     ``baseline='optimal_ridge'`` ridge at the asymptotically optimal ``lam* = sigma^2/gamma``.
+
+    At ``gamma = 1`` (n = d) the expected risk of the interpolator is infinite
+    (``E tr (X^T X)^{-1}`` diverges for a square Gaussian design): runs converge or say why, but
+    their mean estimates nothing.
 
     ``mu > 0`` pretrains (population source, any depth) with the penalty ``mu |w - w_0|^2``
     toward the initialization (:mod:`symtransfer.mc.penalized`; convergence is stationarity).

@@ -13,21 +13,33 @@ under ``out/figures``, re-derives every formula (``derivations.run_all``, cached
   allowance being zero where the theory is an exact finite-d expectation (scratch, ridgeless
   linear transfer with population pretraining, fine-tuning above gamma = 1) and the stated
   finite-size effect otherwise; for fine-tuning also the per-run distances to the endpoint
-  each form predicts (:func:`symtransfer.mc.mechanism.endpoint_distances`).
+  each form predicts (:func:`symtransfer.mc.mechanism.endpoint_distances`), and a
+  finite-size-scaling check: the fine-tuning mean at d = 100 ... 800 fitted by a + b/d, its
+  intercept (with its standard error) against both forms from the means alone.
 
 Modules: :mod:`.config` (settings), :mod:`.runs` (Monte-Carlo), :mod:`.checks` (agreement
 verdicts), :mod:`.derivation_cache`, :mod:`.latex` (formulas), :mod:`.figures` (one function
 per figure family, each with its caption), :mod:`.markdown` and :mod:`.build`.
 
-The default finishes in about 1.5-2 minutes on two cores; ``quick=True`` (small d, few
-instances: a smoke test of the whole pipeline) in well under a minute.
+The default finishes in about 4-5 minutes on two cores (the finite-size scaling, up to
+d = 800, is half of it); ``quick=True`` (small d, few instances: a smoke test of the whole
+pipeline) in well under a minute.
 """
 
 from __future__ import annotations
 
 from .build import build_report
-from .checks import Check, agreement_checks, reference, sweep_checks
+from .checks import (
+    Check,
+    ScalingCheck,
+    agreement_checks,
+    fit_inverse_d,
+    reference,
+    scaling_check,
+    sweep_checks,
+)
 from .config import FULL, QUICK, Config
+from .markdown import _scaling_markdown  # noqa: F401  (used by the tests)
 
-__all__ = ["build_report", "Check", "agreement_checks", "reference", "sweep_checks", "Config",
+__all__ = ["build_report", "Check", "ScalingCheck", "fit_inverse_d", "scaling_check", "agreement_checks", "reference", "sweep_checks", "Config",
            "FULL", "QUICK"]

@@ -55,7 +55,8 @@ def build_report(out: str | os.PathLike = "report", quick: bool = False,
         derivation = _Derivations(data, background=True, log=log)
         log.stage("setup")
         with one_blas_thread():
-            sweeps, forms, table, grid_checks = _monte_carlo(cfg, data, workers, client, log)
+            sweeps, forms, table, grid_checks, scaling = _monte_carlo(cfg, data, workers,
+                                                                      client, log)
         made = _make_figures(cfg, sweeps, forms, figures, log)
         log.stage("figures")
         formulas = [(title, _latex(method, options), prefixes)
@@ -70,7 +71,7 @@ def build_report(out: str | os.PathLike = "report", quick: bool = False,
         path = out / "report.md"
         _write_markdown(path, cfg=cfg, made=made, table=table, grid_checks=grid_checks,
                         derivation=results, log=log, timings=list(log.stages),
-                        theory_text=theory_tables(quick), formulas=formulas)
+                        theory_text=theory_tables(quick), formulas=formulas, scaling=scaling)
     finally:
         if derivation is not None:
             derivation.close()
@@ -82,6 +83,9 @@ def build_report(out: str | os.PathLike = "report", quick: bool = False,
     print(_text_table(table))
     print(f"sweep points within 4 sem + allowance: {sum(c.ok for c in grid_all)} of "
           f"{len(grid_all)}")
+    print(f"fine-tuning by finite-size scaling (d = {scaling.ds}): intercept "
+          f"{scaling.intercept:.4f} +- {scaling.intercept_se:.4f}; exact {scaling.exact:.4f} "
+          f"(z = {scaling.z_exact:+.1f}), paper {scaling.paper:.4f} (z = {scaling.z_paper:+.1f})")
     failed = [r for r in results[0] if not r[1]]
     print(f"derivations: {len(results[0]) - len(failed)} of {len(results[0])} checks pass")
     log(f"wrote {path} ({len(made)} figures) in {log.elapsed:.1f} s")

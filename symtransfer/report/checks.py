@@ -148,3 +148,63 @@ def _chance(instances: int, count: int) -> float:
     from scipy import stats
 
     return count * 2 * float(stats.t.sf(Z, instances - 1))
+
+
+# ------------------------------------------------------- fine-tuning, finite-size scaling
+
+@dataclass
+class ScalingCheck:
+    """Fine-tuning means at several d, fitted by ``a + b/d`` (weighted least squares, weights
+    1/sem^2), and the intercept a (the d -> infinity limit) against both theory forms."""
+
+    params: dict
+    ds: tuple
+    instances: int
+    means: tuple
+    sems: tuple
+    intercept: float
+    intercept_se: float
+    slope: float
+    chi2: float
+    exact: float
+    paper: float
+    converged: bool
+
+    @property
+    def z_exact(self) -> float:
+        return (self.intercept - self.exact) / self.intercept_se
+
+    @property
+    def z_paper(self) -> float:
+        return (self.intercept - self.paper) / self.intercept_se
+
+    @property
+    def accepts_exact(self) -> bool:
+        return self.converged and abs(self.z_exact) <= Z
+
+    @property
+    def rejects_paper(self) -> bool:
+        return self.converged and abs(self.z_paper) >= 5.0
+
+
+def fit_inverse_d(ds, means, sems) -> tuple[float, float, float, float]:
+    """Weighted least-squares fit ``mean_d = a + b/d``: (a, se(a), b, chi^2). The standard
+    error is from the sems (known variances), not rescaled by chi^2 (reported instead)."""
+    x = 1.0 / np.asarray(ds, dtype=float)
+    y, w = np.asarray(means, dtype=float), 1.0 / np.asarray(sems, dtype=float) ** 2
+    A = np.stack([np.ones_like(x), x], axis=1)
+    cov = np.linalg.inv(A.T @ (w[:, None] * A))
+    a, b = cov @ (A.T @ (w * y))
+    chi2 = float(np.sum(w * (y - a - b * x) ** 2))
+    return float(a), float(np.sqrt(cov[0, 0])), float(b), chi2
+
+
+def scaling_check(params: dict, ds, runs: list[dict], instances: int) -> ScalingCheck:
+    """The finite-size-scaling check from one fine-tuning run per d."""
+    means, sems = zip(*(_summarize(run["errors"]) for run in runs))
+    a, se, b, chi2 = fit_inverse_d(ds, means, sems)
+    exact = float(theory.risk("finetune", **params))
+    paper = float(theory.risk("finetune", form="paper", **params))
+    return ScalingCheck(dict(params), tuple(ds), instances, tuple(means), tuple(sems), a, se,
+                        b, chi2, exact, paper,
+                        all(bool(run["converged"].all()) for run in runs))

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .checks import Check, _chance, _fmt_params
+from .checks import Check, ScalingCheck, _chance, _fmt_params
 from .config import Config, _Log
 
 
@@ -51,7 +51,8 @@ def _text_table(checks: list[Check]) -> str:
 
 def _write_markdown(path: Path, *, cfg: Config, made: list, table: list[Check],
                     grid_checks: dict[str, list[Check]], derivation: tuple, log: _Log,
-                    timings: list, theory_text: str, formulas: list) -> None:
+                    timings: list, theory_text: str, formulas: list,
+                    scaling: ScalingCheck | None = None) -> None:
     from .. import __version__
 
     results, derive_seconds, derive_cached = derivation
@@ -70,6 +71,11 @@ def _write_markdown(path: Path, *, cfg: Config, made: list, table: list[Check],
           f"- **Theory vs Monte-Carlo, checked cases:** {passed_table} of {len(table)} PASS "
           f"(|mean \u2212 theory| \u2264 4 sem + allowance; d = {cfg.table_d}, "
           f"{cfg.table_instances} instances).",
+          *([f"- **Fine-tuning by finite-size scaling** (d = "
+              f"{', '.join(map(str, scaling.ds))}): intercept {_num(scaling.intercept)} \u00b1 "
+              f"{_num(scaling.intercept_se)}; exact form {_num(scaling.exact)} (z = "
+              f"{scaling.z_exact:+.1f}), paper's {_num(scaling.paper)} (z = "
+              f"{scaling.z_paper:+.1f})."] if scaling is not None else []),
           f"- **Theory vs Monte-Carlo, every sweep point:** {grid_ok} of {len(grid_all)} "
           f"within 4 sem + allowance (about {sum(_chance(c.instances, 1) for c in grid_all):.1f}"
           " expected outside by chance with so few instances per point, Student t).",
@@ -122,6 +128,8 @@ def _write_markdown(path: Path, *, cfg: Config, made: list, table: list[Check],
                _md_table(["case", "parameters", "exact", "paper", "MC mean \u00b1 sem",
                           "paired gap R_run \u2212 R_paper-endpoint", "max dist. exact",
                           "min dist. paper", "verdict"], rows), ""]
+    if scaling is not None:
+        md += _scaling_markdown(scaling)
     md += ["### Every sweep point", "",
            "The figures' Monte-Carlo points against the theory with the same rule. With "
            "only a few instances per point the sem is itself noisy (Student t with "
@@ -214,3 +222,23 @@ def _count_how(results):
     for r in results:
         counts[r[2]] = counts.get(r[2], 0) + 1
     return sorted(counts.items(), key=lambda kv: -kv[1])
+
+
+def _scaling_markdown(c: ScalingCheck) -> list[str]:
+    rows = [[str(d), f"{_num(m)} \u00b1 {_num(s)}"] for d, m, s in zip(c.ds, c.means, c.sems)]
+    verdict = ("exact form accepted, paper's rejected" if c.accepts_exact and c.rejects_paper
+               else "exact form accepted, paper's not rejected" if c.accepts_exact
+               else "exact form NOT accepted" if c.converged else "not converged")
+    return ["**Fine-tuning by finite-size scaling.** The Monte-Carlo mean at each d "
+            f"({c.instances} instances; {_fmt_params(c.params)}) is fitted by a + b/d "
+            "(weighted least squares, weights 1/sem\u00b2); the intercept a is the "
+            "d \u2192 \u221e limit and is compared with both forms from the means alone. "
+            "Accept: |z| \u2264 4; reject: |z| \u2265 5 (z in standard errors of a).", "",
+            _md_table(["d", "MC mean \u00b1 sem"], rows), "",
+            _md_table(["intercept a \u00b1 se", "slope b", "\u03c7\u00b2 "
+                       f"({len(c.ds) - 2} dof)", "exact form", "z (exact)", "paper form",
+                       "z (paper)", "verdict"],
+                      [[f"{_num(c.intercept)} \u00b1 {_num(c.intercept_se)}",
+                        f"{c.slope:+.2f}", f"{c.chi2:.2f}", _num(c.exact),
+                        f"{c.z_exact:+.1f}", _num(c.paper), f"{c.z_paper:+.1f}", verdict]]),
+            ""]

@@ -12,7 +12,15 @@ from typing import Callable
 import numpy as np
 
 from ..sweep import process_pool
-from .checks import Check, _summarize, agreement_checks, reference, sweep_checks
+from .checks import (
+    Check,
+    ScalingCheck,
+    _summarize,
+    agreement_checks,
+    reference,
+    scaling_check,
+    sweep_checks,
+)
 from .config import Config, _Log
 
 
@@ -185,4 +193,20 @@ def _monte_carlo(cfg: Config, data: Path, workers, client, log: _Log):
     grid_checks["fine-tuning (forms figure)"] = fchecks
     log.stage("checked cases and fine-tuning runs",
               "reused" if log.reused and log.reused[-1] == f"runs_{tag}.npz" else "")
-    return sweeps, forms, table, grid_checks
+    scaling = _finite_size_scaling(cfg, data, workers, client, log)
+    return sweeps, forms, table, grid_checks, scaling
+
+
+def _finite_size_scaling(cfg: Config, data: Path, workers, client, log: _Log) -> ScalingCheck:
+    """Fine-tuning at every d of ``cfg.fss_ds`` (largest first, for load balance), cached in
+    ``data/fss_<name>.npz``, and its a + b/d fit."""
+    params = dict(cfg.fss_params)
+    tasks = [("finetune", params, d, cfg.fss_instances, cfg.seed)
+             for d in sorted(cfg.fss_ds, reverse=True)]
+    runs = _cached_runs(data / f"fss_{cfg.name}.npz", {"tasks": tasks}, tasks, workers, client,
+                        log, "fine-tuning finite-size scaling")
+    by_d = dict(zip(sorted(cfg.fss_ds, reverse=True), runs))
+    check = scaling_check(params, cfg.fss_ds, [by_d[d] for d in cfg.fss_ds], cfg.fss_instances)
+    log.stage("fine-tuning finite-size scaling",
+              "reused" if log.reused and log.reused[-1] == f"fss_{cfg.name}.npz" else "")
+    return check

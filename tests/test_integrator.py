@@ -1,0 +1,215 @@
+"""The gradient-flow integrators: RKC coefficients, low-rank queues, and RKC against Heun.
+
+The default integrator (adaptive Runge-Kutta-Chebyshev with a Gauss-Newton finish,
+symtransfer.mc.gradient_flow) is checked three ways, instance by instance:
+
+* at equal flow times against Heun's method (the integrator before it), where both approximate
+  the same W(T): their gap must be Heun's O(eta^2) error, i.e. shrink when Heun's step shrinks;
+* at convergence against the conservation-law endpoint of fine-tuning (mc/mechanism.py), which
+  follows from the flow's invariants and the data alone: within 1e-4 per run;
+* at convergence against the min-norm / least-squares solution (scratch).
+
+Near the interpolation threshold (gamma = 0.95, 0.99, 1.05) Heun cannot reach convergence in a
+test's time (its steps grow like the condition number), so there it is compared at equal times.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from symtransfer.mc import ConvergenceError
+from symtransfer.mc import rkc
+from symtransfer.mc.data import sample_problem
+from symtransfer.mc.gradient_flow import train
+from symtransfer.mc.lowrank import LowRankUpdated, QueuedVector
+from symtransfer.mc.mechanism import finetune_endpoint
+from symtransfer.mc.network import Trainable, small_init
+from symtransfer.mc.pipeline import instance_streams, pretrain, target_data
+
+import symtransfer as st
+
+
+# ------------------------------------------------------------------------ RKC coefficients
+
+@pytest.mark.parametrize("s", [2, 3, 4, 7, 16, 50, 200, 500])
+def test_rkc_is_second_order_and_stable_on_its_interval(s):
+    # R(z) = 1 + z + z^2/2 + O(z^3): second order (the z^3 coefficient is below 1/6)
+    for z in (1e-2, -1e-2, 1e-3):
+        assert abs(rkc.amplification(s, np.array([z]))[0] - (1 + z + z * z / 2)) < abs(z) ** 3
+    # |R| <= 1 on the whole interval the stage rule relies on ...
+    beta = rkc.stability_bound(s)
+    grid = -np.linspace(0.0, beta, 20_001)
+    assert np.abs(rkc.amplification(s, grid)).max() <= 1.0 + 1e-9
+    # ... which is ~0.65 s^2 long: a fixed step of 1.5/rho (Heun) would need ~s^2/2 times more
+    assert beta >= 0.64 * (s * s - 1)
+    assert rkc.stages_for(np.array([beta]))[0] == s
+    assert rkc.stages_for(np.array([beta * 1.01]))[0] > s
+
+
+# ------------------------------------------------------------------------- low-rank queues
+
+def test_low_rank_queue_agrees_with_dense_algebra():
+    rng = np.random.default_rng(0)
+    K, m, n = 3, 7, 5
+    base = rng.standard_normal((K, m, n))
+    M = LowRankUpdated(base, capacity=2)
+    a, b = rng.standard_normal((4, K, m)), rng.standard_normal((4, K, n))
+    for t in range(4):
+        M.push(a[t], b[t])  # grows past the capacity
+    coef = rng.standard_normal((K, 4))
+    M.set_coefficients(coef)
+    dense = base + np.einsum("kt,tkm,tkn->kmn", coef, a, b)
+    x, y = rng.standard_normal((K, n)), rng.standard_normal((K, m))
+    np.testing.assert_allclose(M.matvec(x), np.einsum("kmn,kn->km", dense, x), atol=1e-12)
+    np.testing.assert_allclose(M.rmatvec(y), np.einsum("kmn,km->kn", dense, y), atol=1e-12)
+    exact = np.sqrt(np.einsum("kmn,kmn->k", dense, dense))
+    assert np.all(M.norm_bound() >= exact - 1e-12)
+    gram = M.term_grams(np.arange(4))
+    q = np.einsum("kt,tkm,tkn->kmn", coef, a, b)
+    np.testing.assert_allclose(np.einsum("ki,kij,kj->k", coef, gram, coef),
+                               np.einsum("kmn,kmn->k", q, q), rtol=1e-12)
+    kept = M.flush(keep=np.array([2]))
+    np.testing.assert_allclose(M.base, dense, atol=1e-12)
+    np.testing.assert_allclose(M.base_norm, exact, rtol=1e-12)
+    assert M.count == 1 and kept.tolist() == [0]
+    np.testing.assert_array_equal(M.right[:, 0], b[2])
+    v = QueuedVector(x)
+    v.push(y[:, :n])
+    v.set_coefficients(np.full((K, 1), 2.0))
+    np.testing.assert_allclose(v.value(), x + 2 * y[:, :n])
+
+
+# ---------------------------------------------------------------- RKC against Heun and laws
+
+def _fine_tuning_setup(d, gamma, *, depth=2, instances=4, seed=0, sigma=0.3, theta=1.0):
+    streams = instance_streams(seed, instances)
+    weights, pre = pretrain(streams, d=d, depth=depth, gamma_s=None, sigma_s=0.0, alpha=1e-5,
+                            init="random", train_options=dict(progress=False))
+    assert pre.converged.all()
+    X, y = target_data(streams, d=d, gamma=gamma, theta=theta, sigma=sigma)
+    return streams, weights, sample_problem(X, y), X, y
+
+
+def _balance(net: Trainable) -> np.ndarray:
+    """W_1^T W_1 - W_2 W_2^T (K, d, d) of a depth-2 network (dense, null-space part included)."""
+    w = net.weights()
+    W1, w2 = w.layers[0], w.last
+    return np.matmul(W1.transpose(0, 2, 1), W1) - np.einsum("ki,kj->kij", w2, w2)
+
+
+HORIZON = 200.0  # flow time: through the nonlinear phase, ~1400 Heun steps at d = 40
+
+
+def _at_horizon(weights, problem, **kw) -> tuple[np.ndarray, Trainable]:
+    net = Trainable(weights, problem)
+    stats = train(net, horizon=HORIZON, tol=1e-13, progress=False, max_steps=10 ** 6, **kw)
+    # stopped at the horizon, or earlier at the minimum (to rounding: the flow stands still)
+    assert np.all((stats.reason == "horizon") & np.isclose(stats.time, HORIZON)
+                  | (stats.reason == "converged"))
+    return net.end_to_end(), net
+
+
+@pytest.mark.parametrize("d, gamma", [(40, 0.5), (40, 0.95), (100, 0.99), (40, 1.05)])
+def test_rkc_matches_heun_at_equal_times(d, gamma):
+    """Heun with a quarter of its usual step (error ~1e-5 at this horizon, 16x below its
+    default) against RKC at its default accuracy (error ~5e-5, set by accuracy = 3e-6)."""
+    _, weights, problem, _, _ = _fine_tuning_setup(d, gamma)
+    heun, _ = _at_horizon(weights, problem, scheme="heun", step_scale=1.5 / 4)
+    ours, net = _at_horizon(weights, problem)
+    assert np.linalg.norm(ours - heun, axis=1).max() < 1e-4
+    # gradient flow conserves W_1^T W_1 - W_2 W_2^T: RKC keeps it at least as well as Heun
+    # at its default step (the integrator before RKC; ~4e-4 in Frobenius norm here)
+    start = _balance(Trainable(weights, problem))
+    _, heun_net = _at_horizon(weights, problem, scheme="heun")
+    drift = {name: np.sqrt(np.einsum("kij,kij->k", *[_balance(n) - start] * 2))
+             for name, n in (("rkc", net), ("heun", heun_net))}
+    assert np.all(drift["rkc"] < drift["heun"])
+
+
+def test_rkc_and_heun_converge_to_the_same_trajectory():
+    """Both integrators refined: RKC at accuracy 1e-8 and Heun at 1/16 of its step (errors
+    ~1e-6 and ~5e-7) agree to a few 1e-6, so they approximate the same W(T); at their defaults
+    RKC (806 gradients here) is closer to it than Heun (2678 gradients) in every instance."""
+    _, weights, problem, _, _ = _fine_tuning_setup(40, 0.95)
+    reference, _ = _at_horizon(weights, problem, scheme="heun", step_scale=1.5 / 16)
+    tight, _ = _at_horizon(weights, problem, accuracy=1e-8)
+    assert np.linalg.norm(tight - reference, axis=1).max() < 5e-6
+    ours, _ = _at_horizon(weights, problem)
+    heun, _ = _at_horizon(weights, problem, scheme="heun")
+    ours_gap = np.linalg.norm(ours - reference, axis=1)
+    heun_gap = np.linalg.norm(heun - reference, axis=1)
+    assert np.all(ours_gap < heun_gap)
+
+
+@pytest.mark.parametrize("d, gamma, depth", [(40, 0.95, 2), (100, 0.99, 2), (40, 1.05, 2),
+                                             (40, 0.95, 3)])
+def test_rkc_endpoints_follow_the_conservation_laws_near_the_threshold(d, gamma, depth):
+    _, weights, problem, X, y = _fine_tuning_setup(d, gamma, depth=depth)
+    net = Trainable(weights, problem)
+    stats = train(net, progress=False)
+    assert stats.converged.all() and (stats.reason == "converged").all()
+    miss = np.linalg.norm(net.end_to_end() - finetune_endpoint(weights.end_to_end(), problem,
+                                                               depth), axis=1)
+    assert miss.max() < 1e-4
+    if gamma > 1:  # no null space: both forms are least squares
+        ols = np.stack([np.linalg.lstsq(Xk, yk, rcond=None)[0] for Xk, yk in zip(X, y)])
+        assert np.abs(net.end_to_end() - ols).max() < 1e-5
+
+
+def test_rkc_and_heun_endpoints_agree_where_heun_converges():
+    _, weights, problem, _, _ = _fine_tuning_setup(60, 0.5)
+    ends, miss = {}, {}
+    exact = None
+    for scheme in ("heun", "rkc"):
+        net = Trainable(weights, problem)
+        stats = train(net, scheme=scheme, progress=False)
+        assert stats.converged.all()
+        ends[scheme] = net.end_to_end()
+        exact = finetune_endpoint(weights.end_to_end(), problem, 2)
+        miss[scheme] = np.linalg.norm(ends[scheme] - exact, axis=1)
+    # both end at the conservation-law endpoint, Heun to its O(eta^2) ~1e-4, RKC closer
+    assert miss["rkc"].max() < 1e-4 and miss["heun"].max() < 3e-4
+    assert miss["rkc"].max() < miss["heun"].max()
+    assert np.linalg.norm(ends["rkc"] - ends["heun"], axis=1).max() < 3e-4
+
+
+@pytest.mark.parametrize("d, gamma", [(40, 0.95), (40, 1.05)])
+def test_rkc_scratch_reaches_min_norm_near_the_threshold(d, gamma):
+    streams = instance_streams(3, 4)
+    X, y = target_data(streams, d=d, gamma=gamma, theta=0.7, sigma=0.3)
+    net = Trainable(small_init(streams["scratch_init"], d, 2, 1e-5), sample_problem(X, y))
+    assert train(net, progress=False).converged.all()
+    min_norm = np.stack([np.linalg.pinv(Xk) @ yk for Xk, yk in zip(X, y)])
+    # the small-init residue is O(alpha) = 1e-5 (gamma < 1); none above gamma = 1
+    assert np.abs(net.end_to_end() - min_norm).max() < 1e-4
+
+
+# ---------------------------------------------------------------- n = d, and budgets
+
+def test_at_gamma_one_runs_converge_or_say_why():
+    """n = d: the design's smallest singular value is ~1/sqrt(d) and E|X^+ y|^2 is infinite,
+    so no sample mean estimates a risk there; each run still either converges or says why."""
+    r = st.simulate("finetune", gamma=1.0, theta=0.5, sigma=0.3, d=40, instances=2, seed=0,
+                    progress=False)
+    stats = r.diagnostics["finetune"]
+    assert r.converged.all() and (stats["reason"] == "converged").all()
+    assert (stats["error"] <= 1e-6).all()
+    # with a budget too small the same runs are reported, not averaged
+    _, weights, problem, _, _ = _fine_tuning_setup(40, 1.0)
+    out = train(Trainable(weights, problem), max_evaluations=300, progress=False)
+    assert not out.converged.any() and (out.reason == "max_evaluations").all()
+    short = st.simulate("finetune", gamma=1.0, theta=0.5, sigma=0.3, d=40, instances=2,
+                        seed=0, max_steps=5, progress=False)
+    assert (short.diagnostics["finetune"]["reason"] == "max_steps").all()
+    with pytest.raises(ConvergenceError):
+        short.mean
+
+
+def test_unknown_scheme_is_refused():
+    _, weights, problem, _, _ = _fine_tuning_setup(20, 0.5, instances=1)
+    with pytest.raises(ValueError, match="scheme"):
+        train(Trainable(weights, problem), scheme="rk4")
+    assert math.isfinite(train(Trainable(weights, problem), scheme="euler",
+                               progress=False).error[0])
