@@ -226,19 +226,25 @@ def train(net: Trainable, *, tol: float = TOL, max_steps: int = MAX_STEPS,
     """
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
-    bar = _progress_bar(progress, max_steps, label)
+    bar = _progress_bar(progress, tol, label)
     horizon = np.inf if horizon is None else float(horizon)
     if max_evaluations is None:
         max_evaluations = EVALUATIONS_PER_STEP * max_steps
     try:
         if scheme == "rkc":
-            return _rkc(net, tol=tol, max_steps=max_steps, max_evaluations=max_evaluations,
-                        max_relative_step=max_relative_step, bar=bar, accuracy=accuracy,
-                        max_stages=max_stages, finish=finish if np.isinf(horizon) else 0.0,
-                        horizon=horizon)
-        return _fixed_step(net, tol=tol, max_steps=max_steps, max_evaluations=max_evaluations,
-                           max_relative_step=max_relative_step, bar=bar,
-                           step_scale=step_scale, heun=scheme == "heun", horizon=horizon)
+            stats = _rkc(net, tol=tol, max_steps=max_steps, max_evaluations=max_evaluations,
+                         max_relative_step=max_relative_step, bar=bar, accuracy=accuracy,
+                         max_stages=max_stages, finish=finish if np.isinf(horizon) else 0.0,
+                         horizon=horizon)
+        else:
+            stats = _fixed_step(net, tol=tol, max_steps=max_steps,
+                                max_evaluations=max_evaluations,
+                                max_relative_step=max_relative_step, bar=bar,
+                                step_scale=step_scale, heun=scheme == "heun", horizon=horizon)
+        if bar is not None and bool(np.all(stats.converged)):
+            bar.n = 100  # every instance reached tol (the last steps may skip ticks)
+            bar.refresh()
+        return stats
     finally:
         if bar is not None:
             bar.close()
@@ -497,18 +503,36 @@ def _select(mask: np.ndarray, a: _Gradient, b: _Gradient) -> _Gradient:
 
 
 def _tick(bar, step: int, active: np.ndarray, error: np.ndarray) -> None:
-    """Advance the bar every 50 steps, showing the active instances and the worst error."""
-    if bar is not None and step % 50 == 0:
-        bar.update(50)
-        bar.set_postfix(active=int(active.sum()), error=float(error[active].max()))
+    """Every 20 steps, move the bar to the progress of the slowest active instance towards
+    the tolerance, in log distance: 0% at its first error, 100% at ``tol``; the postfix shows
+    how many instances are done and the worst error."""
+    if bar is None or step % 20:
+        return
+    live = error[active] if active.any() else error
+    worst = float(np.max(live)) if live.size else 0.0
+    if not np.isfinite(worst):
+        return
+    if getattr(bar, "start_error", None) is None:
+        bar.start_error = max(worst, bar.tol * 10)
+    span = np.log(bar.start_error / bar.tol)
+    done = np.clip(np.log(bar.start_error / max(worst, bar.tol)) / span, 0.0, 1.0)
+    bar.n = max(bar.n, int(100 * done))
+    bar.set_postfix(done=f"{int((~active).sum())}/{active.size}", error=f"{worst:.1e}",
+                    step=step, refresh=False)
+    bar.refresh()
 
 
-def _progress_bar(progress: bool | None, total: int, label: str):
-    """tqdm bar: shown if progress is True, or (None) if the run lasts over 2 seconds."""
+def _progress_bar(progress: bool | None, tol: float, label: str):
+    """tqdm bar (None when ``progress`` is False): shown at once if True, after 2 s if None.
+    Its total is 100%: the log-distance of the slowest instance's error to ``tol``
+    (:func:`_tick`), so it means the same for 100 steps as for 100000."""
     if progress is False:
         return None
     try:
         from tqdm.auto import tqdm
     except ImportError:  # pragma: no cover - tqdm is a dependency
         return None
-    return tqdm(total=total, desc=label, delay=0 if progress else 2.0, leave=False)
+    bar = tqdm(total=100, desc=label, unit="%", delay=0 if progress else 2.0, leave=False,
+               bar_format="{desc}: {percentage:3.0f}% to tol |{bar}| {elapsed}{postfix}")
+    bar.tol, bar.start_error = float(tol) if tol > 0 else 1e-300, None
+    return bar

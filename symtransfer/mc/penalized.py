@@ -114,7 +114,7 @@ def train_penalized(init: Weights, beta: np.ndarray, mu: float, *, tol: float = 
     K = w.last.shape[0]
     steps = np.zeros(K, dtype=int)
     active = np.ones(K, dtype=bool)
-    bar = _progress_bar(progress, max_steps, label)
+    bar = _progress_bar(progress, tol, label)
     try:
         for step in range(max_steps + 1):
             grads, grad_last, r = _gradient(w, anchor, beta, mu, space.grads, space.scratch)
