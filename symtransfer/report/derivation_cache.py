@@ -33,18 +33,23 @@ def _derivation_key() -> str:
     return h.hexdigest()
 
 
-def _derive() -> tuple[list[tuple], float]:
-    """derivations.run_all() as plain tuples (runs in a worker process)."""
+#: the derivation modules split in two groups of similar cost (phase is the slowest)
+_GROUPS = (("phase", "scratch", "source", "linear", "properties", "primitives"),
+           ("finetune", "distances", "penalty", "spectra", "ridge"))
+
+
+def _derive(modules: tuple[str, ...] | None = None) -> tuple[list[tuple], float]:
+    """derivations.run_all() (of ``modules``) as plain tuples (runs in a worker process)."""
     from symtransfer import derivations
 
     t = time.perf_counter()
-    results = derivations.run_all()
+    results = derivations.run_all(modules)
     return [(r.name, bool(r.ok), r.how, r.detail) for r in results], time.perf_counter() - t
 
 
 class _Derivations:
-    """derivations.run_all(), from the cache when its sources are unchanged, otherwise in a
-    background process while the Monte-Carlo runs."""
+    """derivations.run_all(), from the cache when its sources are unchanged, otherwise in two
+    background processes (two groups of modules of similar cost) while the Monte-Carlo runs."""
 
     def __init__(self, data: Path, background: bool, log: _Log) -> None:
         self.path = data / "derivations.json"
@@ -60,9 +65,15 @@ class _Derivations:
             except (OSError, ValueError, KeyError):
                 pass
         if self.cached is None and background:
-            self.pool = process_pool(1)
-            self.future = self.pool.submit(_derive)
-            log("derivations: re-deriving every formula in a background process")
+            from symtransfer import derivations
+
+            groups = list(_GROUPS)
+            rest = tuple(m for m in derivations.MODULES if not any(m in g for g in groups))
+            groups[-1] = groups[-1] + rest  # a module added later still runs
+            self.pool = process_pool(len(groups))
+            self.future = [self.pool.submit(_derive, g) for g in groups]
+            log(f"derivations: re-deriving every formula in {len(groups)} background "
+                "processes")
 
     def close(self) -> None:
         if self.pool is not None:
@@ -74,8 +85,10 @@ class _Derivations:
             self.log("derivations: sources unchanged, reused derivations.json")
             return (*self.cached, True)
         if self.future is not None:
-            results, seconds = self.future.result()
+            parts = [f.result() for f in self.future]
             self.close()
+            results = [r for part, _ in parts for r in part]
+            seconds = max(s for _, s in parts)  # wall time: the groups run side by side
         else:
             results, seconds = _derive()
         self.path.write_text(json.dumps({"key": self.key, "seconds": seconds,
