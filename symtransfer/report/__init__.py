@@ -21,7 +21,7 @@ Modules: :mod:`.config` (settings), :mod:`.runs` (Monte-Carlo), :mod:`.checks` (
 verdicts), :mod:`.derivation_cache`, :mod:`.latex` (formulas), :mod:`.figures` (one function
 per figure family, each with its caption), :mod:`.markdown` and :mod:`.build`.
 
-The default finishes in about 4-5 minutes on two cores (the finite-size scaling, up to
+The default finishes in about 2.5-3 minutes on two cores (the finite-size scaling, up to
 d = 800, is half of it); ``quick=True`` (small d, few instances: a smoke test of the whole
 pipeline) in well under a minute.
 """
