@@ -49,6 +49,7 @@ from sympy.core.relational import Relational
 
 from . import domains
 from . import validation as V
+from ._roots import positive_root_mpmath
 from .formulas import PositiveRoot
 from .parsing import ALIASES, ParseError, parameter_name, parse
 from .symbols import BY_NAME
@@ -469,19 +470,8 @@ def _symbolic(cand: sp.Expr, ref: sp.Expr, deadline: float, heavy: bool,
 
 
 def _positive_root(L, a, b):
-    """PositiveRoot(L, a, b) at the working precision, for any depth: on [max(a, 0), inf)
-    ``f = x^L - a x^(L-1) - b`` is increasing and convex, so Newton's method from the upper
-    bound ``max(a, 0) + b^(1/L)`` decreases monotonically to the root."""
-    L, a, b = int(L), mpmath.mpf(a), mpmath.mpf(b)
-    if L < 2 or not b > 0:
-        raise ValueError("PositiveRoot needs L >= 2 and b > 0")
-    x = max(a, mpmath.mpf(0)) + mpmath.root(b, L)
-    for _ in range(100_000):
-        step = (x - a - b / x ** (L - 1)) / (L - (L - 1) * a / x)  # f / f' divided by x^(L-1)
-        if not step > mpmath.eps * x:
-            return x
-        x -= step
-    raise ValueError("PositiveRoot: Newton iteration did not converge")
+    """PositiveRoot(L, a, b) at the working precision, any depth (L arrives as a number)."""
+    return positive_root_mpmath(int(L), a, b)
 
 
 def _compile(e: sp.Expr, symbols: list[sp.Symbol]):
