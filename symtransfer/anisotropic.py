@@ -35,27 +35,18 @@ from typing import Any
 
 import numpy as np
 
+from . import validation as V
 from ._roots import positive_root
 from .spectra import Spectrum
 
 METHODS = ("scratch", "linear", "finetune")
 
 
-def _array(name: str, value: Any, *, lower: float | None = None,
-           upper: float | None = None) -> np.ndarray:
-    if isinstance(value, (bool, np.bool_, str)) or value is None:
-        raise TypeError(f"{name} must be a real number or array, got {value!r}")
-    arr = np.asarray(value)
-    if arr.dtype == bool or arr.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must be real, got dtype {arr.dtype}")
-    arr = arr.astype(float)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite")
-    if lower is not None and np.any(arr < lower):
-        raise ValueError(f"{name} must be >= {lower}")
-    if upper is not None and np.any(arr > upper):
-        raise ValueError(f"{name} must be <= {upper:.6g}")
-    return arr
+def _array(name: str, value: Any, *, lower: float | None = None, upper: float | None = None,
+           lower_open: bool = False) -> np.ndarray:
+    """float64 validation shared with the isotropic API (:func:`symtransfer.validation.real`)."""
+    return np.asarray(V.real(name, value, lower=lower, upper=upper, lower_open=lower_open),
+                      dtype=float)
 
 
 def _check_spectrum(spectrum: Any) -> Spectrum:
@@ -71,7 +62,7 @@ def _scratch_parts(spectrum: Spectrum, gamma: np.ndarray, lam: np.ndarray):
     k = f["kappa"]
     a = f["df2"] / gamma
     with np.errstate(divide="ignore", invalid="ignore"):
-        b1 = np.where(k > 0, k ** 2 * f["bias"] / (1 - a), 0.0)
+        b1 = np.where(k > 0, f["kbias"] / (1 - a), 0.0)
         var = np.where(a < 1, a / (1 - a), np.inf)
     return b1, var, k
 
@@ -80,11 +71,9 @@ def scratch(spectrum: Spectrum, *, gamma, sigma=0.0, lam=0.0) -> np.ndarray:
     """Risk of min-norm / least squares (``lam = 0``) or ridge (penalty ``lam`` on the mean
     loss) on the target data; inf at gamma = 1 with sigma > 0 and lam = 0."""
     _check_spectrum(spectrum)
-    g = _array("gamma", gamma, lower=0)
+    g = _array("gamma", gamma, lower=0, lower_open=True)
     s = _array("sigma", sigma, lower=0)
     la = _array("lam", lam, lower=0)
-    if np.any(g <= 0):
-        raise ValueError("gamma must be > 0")
     g, s, la = np.broadcast_arrays(g, s, la)
     b1, var, _ = _scratch_parts(spectrum, g, la)
     with np.errstate(invalid="ignore"):
@@ -126,11 +115,9 @@ def finetune(spectrum: Spectrum, *, gamma, theta, sigma=0.0, depth: int = 2,
         raise ValueError(f"form must be 'exact' or 'paper', got {form!r}")
     if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 2:
         raise ValueError(f"depth must be an integer >= 2, got {depth!r}")
-    g = _array("gamma", gamma, lower=0)
+    g = _array("gamma", gamma, lower=0, lower_open=True)
     th = _array("theta", theta, lower=0, upper=math.pi)
     s = _array("sigma", sigma, lower=0)
-    if np.any(g <= 0):
-        raise ValueError("gamma must be > 0")
     g, th, s = np.broadcast_arrays(g, th, s)
     b1, var, _ = _scratch_parts(spectrum, g, np.zeros_like(g))
     noise = np.where(s > 0, s ** 2 * var, 0.0)

@@ -201,10 +201,12 @@ class Spectrum:
 
     def functionals(self, gamma: Any, lam: Any = 0.0) -> dict[str, np.ndarray]:
         """kappa and the averages the risks need, float64:
-        ``df1 = E[l/(l+k)]``, ``df2 = E[l^2/(l+k)^2]``, ``bias = E[l/(l+k)^2]``."""
+        ``df1 = E[l/(l+k)]``, ``df2 = E[l^2/(l+k)^2]``, ``bias = E[l/(l+k)^2]`` and
+        ``kbias = kappa^2 E[l/(l+k)^2] = E[l (k/(l+k))^2]`` (finite also where kappa^2
+        overflows, as gamma -> 0)."""
         k = np.asarray(self.kappa(gamma, lam), dtype=float)
         flat = k.ravel()
-        out = {name: np.empty(flat.shape) for name in ("df1", "df2", "bias")}
+        out = {name: np.empty(flat.shape) for name in ("df1", "df2", "bias", "kbias")}
         ev, w = self.eigenvalues, self.weights
         for start in range(0, flat.size, _CHUNK):
             sl = slice(start, start + _CHUNK)
@@ -213,6 +215,7 @@ class Spectrum:
             out["df1"][sl] = r @ w
             out["df2"][sl] = (r * r) @ w
             out["bias"][sl] = (r / (ev + kk)) @ w
+            out["kbias"][sl] = (ev * (1 - r) ** 2) @ w
         res = {name: v.reshape(k.shape) for name, v in out.items()}
         res["kappa"] = k
         return res

@@ -120,6 +120,15 @@ def test_scale_invariance():
         assert b == pytest.approx(3 * a, rel=1e-12)
 
 
+def test_extreme_gamma_is_finite_and_matches_isotropic():
+    """gamma -> 0: kappa ~ 1/gamma overflows when squared; the bias is formed without it."""
+    for g in (1e-300, 1e-12, 1e300):
+        iso = A.scratch(ISO, gamma=g, sigma=0.3)
+        assert np.isfinite(iso) and iso == pytest.approx(st.risk("scratch", gamma=g, sigma=0.3),
+                                                         rel=1e-12)
+        assert np.isfinite(A.scratch(SKEW, gamma=g, sigma=0.3))
+
+
 def test_bad_arguments():
     with pytest.raises(TypeError, match="spectrum"):
         A.risk("scratch", [1.0], gamma=0.5)
