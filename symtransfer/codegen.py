@@ -15,7 +15,7 @@ import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import MpmathPrinter
 
-from . import formulas
+from . import methods
 from ._catalog import ARGS, catalog, kernel_name
 from .symbols import BY_NAME
 
@@ -63,19 +63,13 @@ class _MpmathKernelPrinter(_NamedSymbols, MpmathPrinter):
 
 def expression(quantity: str, method: str, *, form: str = "exact", source: str = "population",
                depth: int = 2, finite_size: bool = False, variant: str = "") -> sp.Expr:
-    """The shipped expression behind one kernel (radicals substituted for L = 2, 3)."""
-    if variant:
-        return {"ridge": formulas.ridge_scratch, "optimal_ridge": formulas.optimal_ridge}[variant]()
-    if finite_size:
-        return {"scratch": formulas.scratch_finite, "linear": formulas.linear_finite}[method]()
-    if quantity == "penalty":
-        return formulas.optimal_pretrain_penalty(form)
+    """The shipped expression behind one kernel (radicals substituted for L = 2, 3), as the
+    method's :class:`symtransfer.methods.Method` builds it."""
+    m = methods.get(method)
+    if variant or finite_size or quantity in m.extra:
+        return m.expression(quantity, form=form, finite_size=finite_size, variant=variant)
     L = depth if depth in (2, 3) else BY_NAME["depth"]
-    build = {"risk": formulas.risk, "transfer": formulas.transferability}
-    if quantity == "boundary":
-        expr = formulas.phase_boundary(method, form=form, source=source, L=L)
-    else:
-        expr = build[quantity](method, form=form, source=source, L=L)
+    expr = m.expression(quantity, form=form, source=source, L=L)
     return expr.doit() if depth in (2, 3) else expr
 
 
@@ -121,6 +115,33 @@ def render(backend: str) -> str:
     for spec in catalog():
         parts.append(make(kernel_name(**spec), expression(**spec)) + "\n\n")
     return "\n".join(parts).rstrip() + "\n"
+
+
+def compile_kernel(name: str, backend: str):
+    """The kernel ``name`` for a method registered at run time (not among the committed
+    kernels): its expression printed exactly as :func:`render` would print it, then compiled.
+    The source text is sympy's printing of the method's expression, never user input."""
+    specs = [spec for spec in catalog() if kernel_name(**spec) == name]
+    if not specs:
+        raise ValueError(f"no registered method declares a kernel named {name!r}")
+    if backend == "numpy":
+        import numpy
+
+        from ._roots import positive_root
+
+        namespace = {"numpy": numpy, "_positive_root": positive_root}
+        text = _numpy_function(name, expression(**specs[0]))
+    elif backend == "mpmath":
+        import mpmath
+
+        from ._roots import positive_root_mpmath
+
+        namespace = {"mpmath": mpmath, "_positive_root_mpmath": positive_root_mpmath}
+        text = _mpmath_function(name, expression(**specs[0]))
+    else:
+        raise ValueError(f"backend must be 'numpy' or 'mpmath', got {backend!r}")
+    exec(compile(text, f"<symtransfer kernel {name}>", "exec"), namespace)  # noqa: S102
+    return namespace[name]
 
 
 def main(argv: list[str] | None = None) -> int:

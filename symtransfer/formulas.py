@@ -21,9 +21,17 @@ import sympy as sp
 from ._roots import positive_root_mpmath
 from .symbols import d, depth, gamma, gamma_s, lam, mu, sigma, sigma_s, theta
 
-METHODS = ("scratch", "linear", "finetune")
 FORMS = ("exact", "paper")
 SOURCES = ("population", "finite", "penalized")
+
+
+def __getattr__(name: str):
+    """``METHODS``: the registered method names (:mod:`symtransfer.methods`), read live."""
+    if name == "METHODS":
+        from . import methods
+
+        return methods.names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class PositiveRoot(sp.Function):
@@ -285,22 +293,19 @@ def finetune(form: str, source: str, L=depth) -> sp.Expr:
 
 
 def risk(method: str, *, form: str = "exact", source: str = "population", L=depth) -> sp.Expr:
-    """The shipped asymptotic risk expression of ``method``."""
-    if method == "scratch":
-        return scratch()
-    if method == "linear":
-        return linear(source)
-    if method == "finetune":
-        return finetune(form, source, L)
-    raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    """The shipped asymptotic risk expression of ``method`` (built by its registered
+    :class:`symtransfer.methods.Method`)."""
+    from . import methods
+
+    return methods.get(method).expression("risk", form=form, source=source, L=L)
 
 
 def transferability(method: str, *, form: str = "exact", source: str = "population",
                     L=depth) -> sp.Expr:
     """T = R_scratch - R_method, folded branch by branch (the divergent noise terms cancel)."""
-    # not factored or expanded: each branch stays "scratch branch - method branch", which
-    # evaluates without cancellation near gamma = 1 and gamma_s = 1
-    return sp.piecewise_fold(scratch() - risk(method, form=form, source=source, L=L))
+    from . import methods
+
+    return methods.get(method).expression("transfer", form=form, source=source, L=L)
 
 
 def _overlap_per_cos(source: str) -> sp.Expr:
@@ -311,23 +316,42 @@ def _overlap_per_cos(source: str) -> sp.Expr:
 
 def phase_boundary(method: str, *, form: str = "exact", source: str = "population",
                    L=depth) -> sp.Expr:
-    """theta* in [0, pi/2] on the phase boundary T = 0, solved in closed form.
+    """theta* in [0, pi/2] on the phase boundary T = 0, solved in closed form (for the methods
+    that have one: :func:`linear_phase_boundary`, :func:`finetune_phase_boundary`).
 
-    Linear/ridge transfer: ``T = R_scratch - 1 + cos^2(theta) k^2 S / N_s`` with
+    Where T does not change sign the expression is not real (numerically: NaN).
+    """
+    from . import methods
+
+    m = methods.get(method)
+    if m.boundary_expr is None:
+        names = ", ".join(repr(x.name) for x in methods.with_boundary())
+        raise ValueError(f"phase boundaries exist for {names}, got {method!r}")
+    return m.expression("boundary", form=form, source=source, L=L)
+
+
+def linear_phase_boundary(source: str) -> sp.Expr:
+    """theta* of linear/ridge transfer.
+
+    ``T = R_scratch - 1 + cos^2(theta) k^2 S / N_s`` with
     ``S = a^2 (a^2 + 2 lam)/(a^2 + lam)^2`` and ``k = O_s/cos(theta)``, so
     ``cos^2 theta* = (1 - R_scratch) N_s / (k^2 S)``; T > 0 for theta < theta* and for
     theta > pi - theta*.
-    Fine-tuning (gamma < 1): ``T = (1-gamma) c (2 k cos theta - c N_s)``, so
-    ``cos theta* = c N_s / (2 k)``; T > 0 for theta < theta*. For gamma > 1, T = 0 identically.
-    Where T does not change sign the expression is not real (numerically: NaN).
     """
     norm2, _ = source_statistics(source)
     k = _overlap_per_cos(source)
-    if method == "linear":
-        return sp.acos(sp.sqrt(sp.piecewise_fold(
-            (1 - scratch()) * norm2 / (k ** 2 * ridge_shrinkage(norm2)))))
-    if method == "finetune":
-        c = null_space_scale(form, source, L)
-        return sp.Piecewise((sp.acos(sp.piecewise_fold(c * norm2 / (2 * k))), gamma < 1),
-                            (sp.nan, True))
-    raise ValueError(f"phase boundaries exist for 'linear' and 'finetune', got {method!r}")
+    return sp.acos(sp.sqrt(sp.piecewise_fold(
+        (1 - scratch()) * norm2 / (k ** 2 * ridge_shrinkage(norm2)))))
+
+
+def finetune_phase_boundary(form: str, source: str, L=depth) -> sp.Expr:
+    """theta* of fine-tuning.
+
+    For gamma < 1, ``T = (1-gamma) c (2 k cos theta - c N_s)``, so ``cos theta* = c N_s / (2 k)``;
+    T > 0 for theta < theta*. For gamma > 1, T = 0 identically (NaN).
+    """
+    norm2, _ = source_statistics(source)
+    k = _overlap_per_cos(source)
+    c = null_space_scale(form, source, L)
+    return sp.Piecewise((sp.acos(sp.piecewise_fold(c * norm2 / (2 * k))), gamma < 1),
+                        (sp.nan, True))

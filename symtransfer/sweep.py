@@ -195,7 +195,7 @@ def run_sweep(method: str, grid: dict[str, Iterable], *, path: str | os.PathLike
         that cluster instead of local processes.
     progress : a tqdm bar over grid points (None: shown when the sweep lasts over 2 s).
     """
-    V.choice("method", method, V.METHODS)
+    V.method_name(method)
     unknown = set(settings) - set(SETTINGS)
     if unknown:
         raise TypeError(f"unknown setting(s) {sorted(unknown)}; use {sorted(SETTINGS)}")

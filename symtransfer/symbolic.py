@@ -38,7 +38,7 @@ def expr(method: str, *, quantity: str = "risk", form: str = "exact", depth: int
     >>> expr("linear", lam=0)
     1 - cos(theta)**2
     """
-    V.choice("method", method, V.METHODS)
+    V.method_name(method)
     V.choice("form", form, V.FORMS)
     V.choice("quantity", quantity, tuple(QUANTITIES))
     if source is None:

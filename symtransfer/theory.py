@@ -34,6 +34,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import methods
 from . import validation as V
 from ._catalog import ARGS, kernel_name
 
@@ -58,7 +59,7 @@ class _Float64:
         does not exist) are evaluated again with mpmath, whose exponent range is unbounded,
         and rounded: the float64 result is the true value rounded (inf only where it is
         beyond 1.8e308 or truly infinite)."""
-        kernel = getattr(self.module, name)
+        kernel = _kernel(self.module, name, "numpy")
         flagged: list[str] = []
         # unused Piecewise branches may divide by zero: ignored; an overflow or underflow
         # anywhere (it can hide in a finite result, e.g. 1/sqrt(inf) = 0) is recorded
@@ -94,7 +95,7 @@ class _Mpmath:
         return 1 - self.mpmath.mpf(10) ** (-(self.digits + 10))
 
     def call(self, name: str, params: dict[str, Any], shape: tuple) -> Array:
-        kernel = np.frompyfunc(getattr(self.module, name), len(ARGS), 1)
+        kernel = np.frompyfunc(_kernel(self.module, name, "mpmath"), len(ARGS), 1)
         out = kernel(*(params.get(arg, 0) for arg in ARGS))
         out = np.array(np.broadcast_to(np.asarray(out, dtype=object), shape), dtype=object)
         return self.real(out)
@@ -119,6 +120,23 @@ class _Mpmath:
     def finish(self, out: Array):
         out = self.real(out)
         return out.item() if out.ndim == 0 else out
+
+
+#: kernels of methods registered at run time, compiled from their expressions on first use
+_COMPILED: dict[tuple[str, str], Callable] = {}
+
+
+def _kernel(module, name: str, backend: str) -> Callable:
+    """The generated kernel ``name``; for a method registered at run time (none committed),
+    compiled once from the method's expression by :func:`symtransfer.codegen.compile_kernel`."""
+    kernel = getattr(module, name, None)
+    if kernel is not None:
+        return kernel
+    if (name, backend) not in _COMPILED:
+        from .codegen import compile_kernel
+
+        _COMPILED[(name, backend)] = compile_kernel(name, backend)
+    return _COMPILED[(name, backend)]
 
 
 #: digits of the mpmath evaluations behind float64 results (extremes, limits, finite size)
@@ -188,6 +206,11 @@ class _Spec:
         self.variant = variant
 
     @property
+    def declared(self) -> methods.Method:
+        """The method's declaration (:mod:`symtransfer.methods`)."""
+        return methods.get(self.method)
+
+    @property
     def kernel(self) -> str:
         return kernel_name(self.quantity, self.method, form=self.form, source=self.source,
                            depth=self.depth, finite_size=self.finite_size,
@@ -199,13 +222,6 @@ class _Spec:
                       variant=self.variant)
         fields.update(changes)
         return _Spec(**fields)
-
-
-# quantities that are singular at gamma = 1 (others: no gamma, or a Piecewise branch there)
-_GAMMA_ONE_NOISY = {
-    ("risk", "scratch"): "inf", ("risk", "finetune"): "inf",
-    ("transfer", "linear"): "inf", ("boundary", "linear"): "nan",
-}
 
 
 def _shape(params: dict[str, Any]) -> tuple:
@@ -225,7 +241,8 @@ def _singular_masks(spec: _Spec, params: dict[str, Any]) -> list[tuple[Array, Ca
         masks.append((np.asarray(params["mu"] >= 1, dtype=bool), _collapsed))
     if spec.source == "finite":
         masks.append((_equals_one(params["gamma_s"]), _gamma_s_one))
-    if (spec.quantity, spec.method) in _GAMMA_ONE_NOISY:
+    # quantities singular at gamma = 1 (others: no gamma, or a Piecewise branch there)
+    if spec.quantity in spec.declared.gamma_one:
         masks.append((_equals_one(params["gamma"]), _gamma_one))
     return masks
 
@@ -273,7 +290,7 @@ def _gamma_one(spec: _Spec, params: dict[str, Any], backend) -> Array:
     """gamma = 1: divergent limit with noise, continuous limit (from below) without."""
     out = _fill(backend, params["gamma"].shape, backend.nan)
     noisy = np.asarray(params["sigma"] > 0, dtype=bool)
-    out[noisy] = getattr(backend, _GAMMA_ONE_NOISY[(spec.quantity, spec.method)])
+    out[noisy] = getattr(backend, spec.declared.gamma_one[spec.quantity])
     if (~noisy).any():
         out[~noisy] = _continuous_limit(spec, _subset(params, ~noisy), "gamma", backend)
     return out
@@ -306,21 +323,14 @@ def _gamma_s_one(spec: _Spec, params: dict[str, Any], backend) -> Array:
         return out
     sub = _subset(params, noisy)
     below = np.asarray(sub["gamma"] < 1, dtype=bool)
-    if spec.method == "linear":
-        ones = _fill(backend, below.shape, 1)
-        value = ones if spec.quantity == "risk" else _scratch(spec, sub, backend) - ones
-    elif spec.quantity == "risk":
-        value = _scratch(spec, sub, backend)
-        value[below] = backend.inf
-    else:
-        value = _fill(backend, below.shape, 0)
-        value[below] = -backend.inf
-    out[noisy] = value
+    out[noisy] = spec.declared.gamma_s_one(spec.quantity, below=below, backend=backend,
+                                           scratch=lambda: _scratch(spec, sub, backend))
     return out
 
 
 def _collapsed(spec: _Spec, params: dict[str, Any], backend) -> Array:
-    """mu >= 1: pretraining learns nothing, fine-tuning is training from scratch."""
+    """mu >= 1: pretraining learns nothing, the method (``collapses_to_scratch``: fine-tuning)
+    is training from scratch."""
     shape = params["gamma"].shape
     if spec.quantity == "risk":
         return _scratch(spec, params, backend)
@@ -328,34 +338,23 @@ def _collapsed(spec: _Spec, params: dict[str, Any], backend) -> Array:
 
 
 def _scratch(spec: _Spec, params: dict[str, Any], backend) -> Array:
-    return _compute(spec.like(quantity="risk", method="scratch", source="population"),
-                    params, backend)
+    return _compute(spec.like(quantity="risk", method=methods.reference().name,
+                              source="population"), params, backend)
 
 
 def _finite_size_singular(spec: _Spec, params: dict[str, Any]) -> Array:
     n, d = params["gamma"] * params["d"], params["d"]
-    if spec.method == "scratch":
-        return np.asarray(abs(n - d) <= 1, dtype=bool)
-    return np.asarray(n <= 2, dtype=bool)
+    return spec.declared.finite_size.singular(n, d)
 
 
 def _finite_size_limit(spec: _Spec, params: dict[str, Any], backend) -> Array:
-    """Where the inverse-Wishart / inverse-chi-square mean diverges.
-
-    Scratch at |n - d| <= 1: infinite with noise; without noise the risk is the projection
-    bias 1 - n/d (0 once n >= d). Linear transfer at n <= 2: infinite unless the residual
-    variance sin^2 theta + sigma^2 vanishes.
-    """
+    """Where the finite-size expectation diverges (scratch: the inverse-Wishart mean at
+    |n - d| <= 1; linear transfer: the inverse-chi-square mean at n <= 2): inf, except the
+    limits the method declares (``FiniteSize.limit``)."""
     n, d, sigma = params["gamma"] * params["d"], params["d"], params["sigma"]
     noisy = np.asarray(sigma > 0, dtype=bool)
     out = _fill(backend, noisy.shape, backend.inf)
-    if spec.method == "scratch":
-        bias = 1 - n / d
-        quiet = ~noisy
-        out[quiet] = np.where(np.asarray(bias[quiet] > 0, dtype=bool), bias[quiet], 0)
-    else:
-        exact = np.asarray(~noisy & (params["theta"] == 0), dtype=bool)
-        out[exact] = 0
+    spec.declared.finite_size.limit(n, d, params, noisy, out)
     return out
 
 
@@ -365,78 +364,89 @@ BASELINES = ("ridgeless", "optimal_ridge")
 def _prepare(method: str, *, gamma, theta, sigma, lam, depth, gamma_s, sigma_s, form, d,
              precision, baseline="ridgeless", mu=0.0) -> tuple[_Spec, dict[str, Any], Any]:
     digits = V.precision_digits(precision)
-    V.choice("method", method, V.METHODS)
+    m = methods.get(V.method_name(method))
     V.choice("form", form, V.FORMS)
     V.choice("baseline", baseline, BASELINES)
-    if baseline != "ridgeless" and method != "scratch":
-        raise ValueError("baseline selects the scratch learner: it applies to method='scratch' "
-                         "(and to transferability's reference), not to "
+    if baseline not in m.baselines:
+        reference = methods.reference().name
+        raise ValueError(f"baseline selects the {reference} learner: it applies to "
+                         f"method={reference!r} (and to transferability's reference), not to "
                          f"method={method!r}")
-    if form == "paper" and method != "finetune":
-        raise ValueError("form='paper' selects the published fine-tuning form; "
-                         f"method={method!r} has a single form")
+    if form not in m.forms:
+        raise ValueError(f"form={form!r} selects the published fine-tuning form; "
+                         f"method={method!r} has " + (
+                             "a single form" if len(m.forms) == 1 else f"forms {m.forms}"))
+    if gamma_s is not None and m.pretrains and "finite" not in m.sources:
+        raise ValueError(f"method={method!r} has no theory of finite-source pretraining "
+                         "(gamma_s=...); give gamma_s=None")
     backend = _backend(digits)
     context = _precision_context(digits)
     with context:
         params = V.theory_parameters(method, gamma=gamma, theta=theta, sigma=sigma, lam=lam,
                                      depth=depth, gamma_s=gamma_s, sigma_s=sigma_s,
                                      precision=digits, mu=mu)
-        penalized = _check_penalty(method, params, gamma_s, d)
+        penalized = _check_penalty(m, params, gamma_s, d)
         ridge = bool(np.asarray(params["lam"] != 0, dtype=bool).any())
-        if method == "finetune" and ridge:
+        if not m.uses_lam and ridge:
             raise ValueError("lam is the ridge penalty of linear transfer (or of ridge "
-                             "regression for method='scratch'); method='finetune' takes lam=0")
+                             f"regression for method='scratch'); method={method!r} takes "
+                             "lam=0")
         if baseline == "optimal_ridge" and ridge:
             raise ValueError("baseline='optimal_ridge' chooses lam = sigma^2/gamma itself; "
                              "give lam=0")
-        if method == "scratch" and ridge and d is not None:
-            raise ValueError("the finite-size expectation (d=...) of scratch is known for "
+        if m.reference and ridge and d is not None:
+            raise ValueError(f"the finite-size expectation (d=...) of {method} is known for "
                              "lam=0 only")
         if gamma_s is None and np.asarray(params["sigma_s"] != 0, dtype=bool).any():
             raise ValueError("sigma_s is the source noise of finite-source pretraining; "
                              "give gamma_s as well (gamma_s=None is population pretraining)")
         finite_size = d is not None
         if finite_size:
-            params["d"] = _finite_size_parameters(method, params, d, gamma_s)
+            params["d"] = _finite_size_parameters(m, params, d, gamma_s)
     arrays = {k: v for k, v in params.items() if isinstance(v, np.ndarray)}
     try:
         np.broadcast_shapes(*(v.shape for v in arrays.values()))
     except ValueError:
         shapes = ", ".join(f"{k} {v.shape}" for k, v in arrays.items() if v.ndim)
         raise ValueError(f"parameter arrays do not broadcast together: {shapes}") from None
-    source = "penalized" if penalized else ("population" if gamma_s is None else "finite")
-    variant = ""
-    if method == "scratch":
-        variant = "optimal_ridge" if baseline == "optimal_ridge" else ("ridge" if ridge else "")
+    # a method that does not pretrain does not see the source
+    source = ("penalized" if penalized else
+              "finite" if gamma_s is not None and m.pretrains else "population")
+    variant = m.variant_of(baseline, ridge)
     spec = _Spec("risk", method, form, source, params.pop("depth"), finite_size, variant)
     params["depth"] = spec.depth
     return spec, params, backend
 
 
-def _check_penalty(method: str, params: dict[str, Any], gamma_s, d) -> bool:
+def _check_penalty(m: methods.Method, params: dict[str, Any], gamma_s, d) -> bool:
     """Whether the pretraining penalty mu is in use, and where its theory applies."""
     mu = params["mu"]
-    if not V.pretrain_penalty(method, mu, gamma_s):
+    if not V.pretrain_penalty(m.name, mu, gamma_s):
         return False
+    if "penalized" not in m.sources:
+        raise ValueError(f"method={m.name!r} has no theory of penalized pretraining (mu > 0)")
     if d is not None:
         raise ValueError("no finite-size expectation (d=...) is known with mu > 0")
     if params["depth"] != 2:
         raise ValueError("mu > 0 has a theory for depth=2 only: for depth >= 3 the origin is a "
                          "local minimum of the penalized loss, and gradient flow from a "
                          "vanishing initialization never leaves it (simulate() runs any depth)")
-    if method == "linear" and bool(np.asarray(mu >= 1, dtype=bool).any()):
+    if not m.collapses_to_scratch and bool(np.asarray(mu >= 1, dtype=bool).any()):
         raise ValueError("mu >= 1 leaves the pretrained weights at their random "
-                         "initialization; linear transfer on those features has no theory here")
+                         f"initialization; {m.label} on those features has no theory here")
     return True
 
 
-def _finite_size_parameters(method: str, params: dict[str, Any], d, gamma_s) -> Array:
+def _finite_size_parameters(m: methods.Method, params: dict[str, Any], d, gamma_s) -> Array:
     d = V.integer("d", d, minimum=1, maximum=MAX_D)
-    if method == "finetune" or (method == "linear" and gamma_s is not None):
-        raise ValueError("the exact finite-size expectation (d=...) is known for 'scratch' and "
-                         "for ridgeless 'linear' transfer with population pretraining only")
-    if method == "linear" and np.asarray(params["lam"] != 0, dtype=bool).any():
-        raise ValueError("the exact finite-size expectation (d=...) of linear transfer is "
+    if m.finite_size is None or (gamma_s is not None and m.pretrains
+                                 and "finite" not in m.finite_size.sources):
+        known = ", ".join(repr(x.name) for x in methods.all_methods()
+                          if x.finite_size is not None)
+        raise ValueError(f"the exact finite-size expectation (d=...) is known for {known} "
+                         "(ridgeless, with population pretraining) only")
+    if not m.reference and np.asarray(params["lam"] != 0, dtype=bool).any():
+        raise ValueError(f"the exact finite-size expectation (d=...) of {m.label} is "
                          "known for lam=0 only")
     params["gamma"] = _exact_sample_ratio(params["gamma"], d)
     return d
@@ -586,13 +596,14 @@ def transferability(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth
                   sigma_s=sigma_s, form=form, d=d, precision=precision, mu=mu)
     if spectrum is not None:
         return _anisotropic("transferability", method, spectrum, dict(kwargs, baseline=baseline))
-    if d is None and baseline == "ridgeless" and method != "scratch":
+    m, scratch = methods.get(V.method_name(method)), methods.reference()
+    if d is None and baseline == "ridgeless" and not m.reference:
         return _run("transfer", method, kwargs)
-    reference = risk("scratch", gamma=gamma, sigma=sigma, d=d, precision=precision,
+    reference = risk(scratch.name, gamma=gamma, sigma=sigma, d=d, precision=precision,
                      baseline=baseline)
     with np.errstate(invalid="ignore"):  # inf - inf at gamma = 1: replaced just below
         T = np.subtract(reference, risk(method, **kwargs))
-    if method == "scratch" and baseline == "ridgeless":
+    if m.reference and baseline == "ridgeless":
         # the same learner on both sides where lam = 0: T = 0 exactly, also at the peak
         zero = 0.0 if precision is None else _Mpmath(int(precision)).mpmath.mpf(0)
         with _precision_context(precision):
@@ -645,9 +656,11 @@ def phase_boundary(method: str, *, gamma, sigma=0.0, lam=0.0, depth: int = 2, ga
     Linear/ridge transfer: T > 0 for theta < theta* and for theta > pi - theta*.
     NaN where T has one sign for all theta (e.g. fine-tuning at gamma >= 1, where T = 0).
     """
-    if method not in ("linear", "finetune"):
-        raise ValueError(f"method must be 'linear' or 'finetune' for a phase boundary, got {method!r}")
-    return _run("boundary", method, dict(gamma=gamma, theta=None if method == "scratch" else 0.0,
+    with_boundary = tuple(x.name for x in methods.with_boundary())
+    if method not in with_boundary:
+        raise ValueError(f"method must be {' or '.join(map(repr, with_boundary))} for a phase "
+                         f"boundary, got {method!r}")
+    return _run("boundary", method, dict(gamma=gamma, theta=0.0,
                                          sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
                                          sigma_s=sigma_s, form=form, d=None, precision=precision,
                                          mu=mu))

@@ -12,8 +12,16 @@ from typing import Any
 
 import numpy as np
 
-METHODS = ("scratch", "linear", "finetune")
+from . import methods
+
 FORMS = ("exact", "paper")
+
+
+def __getattr__(name: str):
+    """``METHODS``: the registered method names (:mod:`symtransfer.methods`), read live."""
+    if name == "METHODS":
+        return methods.names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
@@ -21,6 +29,14 @@ def choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in allowed:
         raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
     return value
+
+
+def method_name(value: Any) -> str:
+    """``value`` must name a registered method (:mod:`symtransfer.methods`); the ValueError
+    lists every registered method and suggests the closest name."""
+    if not isinstance(value, str):
+        raise methods.unknown_method(value)
+    return methods.get(value).name
 
 
 #: the most significant digits ``precision`` may ask for (mpmath cost grows faster than linearly)
@@ -203,8 +219,7 @@ def real(name: str, value: Any, *, precision: int | None = None, lower: float | 
 def theory_parameters(method: str, *, gamma, theta, sigma, lam, depth, gamma_s, sigma_s,
                       precision: int | None, mu=0.0) -> dict[str, Any]:
     """Validate the theory's parameters; returns arrays (and ``depth`` as int)."""
-    choice("method", method, METHODS)
-    if theta is None and method != "scratch":
+    if methods.get(method).uses_theta and theta is None:
         raise ValueError(f"theta is required for method={method!r}")
     pi = math.pi if precision is None else _mp_pi()
     params: dict[str, Any] = {
@@ -228,8 +243,8 @@ def pretrain_penalty(method: str, mu: Any, gamma_s: Any) -> bool:
     the method must pretrain, on the population source (both theory and simulation)."""
     if not bool(np.asarray(mu != 0, dtype=bool).any()):
         return False
-    if method == "scratch":
-        raise ValueError("mu is the penalty of pretraining; method='scratch' does not pretrain")
+    if not methods.get(method).pretrains:
+        raise ValueError(f"mu is the penalty of pretraining; method={method!r} does not pretrain")
     if gamma_s is not None:
         raise ValueError("mu > 0 (penalized pretraining) is modelled for population "
                          "pretraining only; give gamma_s=None")

@@ -115,7 +115,7 @@ def _samples(gamma: float, d: int, name: str) -> int:
 
 
 def _validate(method: str, kw: dict[str, Any]) -> dict[str, Any]:
-    V.choice("method", method, V.METHODS)
+    V.method_name(method)
     V.theory_parameters(method, gamma=kw["gamma"], theta=kw["theta"], sigma=kw["sigma"],
                         lam=kw["lam"], depth=kw["depth"], gamma_s=kw["gamma_s"],
                         sigma_s=kw["sigma_s"], precision=None)

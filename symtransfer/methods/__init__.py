@@ -1,0 +1,30 @@
+"""Transfer methods, each declared once as a :class:`Method`, and their registry.
+
+>>> from symtransfer import methods
+>>> methods.names()
+('scratch', 'linear', 'finetune')
+>>> methods.get("finetune").label
+'fine-tuning'
+
+A new method is a :class:`Method` (its expression builders, simulation step, endpoint
+mechanism and labels) passed to :func:`register`; theory, codegen, validation, simulation,
+sweeps, plots, tables and the command line iterate over / look up this registry.
+"""
+from __future__ import annotations
+
+from .base import (QUANTITIES, SOURCES, Context, FiniteSize, Method, Outcome,
+                   default_kernel_name, depth_variant)
+from .finetune import FINETUNE
+from .linear import LINEAR
+from .registry import (METHODS, all_methods, get, names, pretrained, reference, register,
+                       unknown_method, unregister, with_boundary)
+from .scratch import SCRATCH
+
+for _method in (SCRATCH, LINEAR, FINETUNE):
+    register(_method)
+del _method
+
+__all__ = ["Method", "FiniteSize", "Context", "Outcome", "METHODS", "register", "unregister",
+           "get", "names", "all_methods", "reference", "pretrained", "with_boundary",
+           "unknown_method", "default_kernel_name", "depth_variant", "QUANTITIES", "SOURCES",
+           "SCRATCH", "LINEAR", "FINETUNE"]

@@ -1,0 +1,94 @@
+"""Fine-tuning: gradient flow on all layers from the pretrained weights.
+
+Analytic side: :func:`symtransfer.formulas.finetune` in the exact form (null-space part
+scaled by c = kappa^((L-1)/2); kernels per depth) and the paper's (c = 1), its phase boundary
+and the best pretraining penalty. Monte-Carlo side: gradient flow from the pretrained weights;
+each run's endpoint is predicted by :func:`symtransfer.mc.mechanism.finetune_endpoint`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .base import Context, Method, Outcome, default_kernel_name
+
+
+def _risk(*, form: str, source: str, L: Any):
+    from .. import formulas
+
+    return formulas.finetune(form, source, L)
+
+
+def _boundary(*, form: str, source: str, L: Any):
+    from .. import formulas
+
+    return formulas.finetune_phase_boundary(form, source, L)
+
+
+def _penalty(form: str):
+    from .. import formulas
+
+    return formulas.optimal_pretrain_penalty(form)
+
+
+def _gamma_s_one(quantity: str, *, below: np.ndarray, scratch, backend) -> np.ndarray:
+    """|beta_hat_s| diverges: infinite risk below gamma = 1, scratch's (T = 0) above."""
+    if quantity == "risk":
+        value = scratch()
+        value[below] = backend.inf
+        return value
+    value = np.full(below.shape, 0, dtype=backend.dtype)
+    value[below] = -backend.inf
+    return value
+
+
+def _endpoint(beta_s: np.ndarray, problem, depth: int, form: str) -> np.ndarray:
+    from ..mc.mechanism import finetune_endpoint
+
+    return finetune_endpoint(beta_s, problem, depth, form)
+
+
+def _step(ctx: Context) -> Outcome:
+    """Gradient flow on every layer, starting from the pretrained weights."""
+    from ..mc.gradient_flow import train
+    from ..mc.network import Trainable
+
+    net = Trainable(ctx.weights, ctx.problem)
+    stats = train(net, label="finetune", **ctx.options)
+    return Outcome(net.end_to_end(), stats.converged, {"finetune": stats.as_dict()})
+
+
+def _kernel_names(quantity: str, **options: Any) -> str:
+    if quantity == "penalty":  # the best pretraining penalty mu*
+        return f"optimal_penalty_finetune_{options['form']}"
+    return default_kernel_name(FINETUNE, quantity, **options)
+
+
+def _specs() -> list[dict]:
+    """Both forms for both sources (the exact one for L = 2, 3 and deeper), penalized
+    pretraining at depth 2, and the best penalty."""
+    specs: list[dict] = []
+    for quantity in ("risk", "transfer", "boundary"):
+        for source in ("population", "finite"):
+            specs.append(dict(quantity=quantity, form="paper", source=source))
+            specs += [dict(quantity=quantity, form="exact", source=source, depth=depth)
+                      for depth in (2, 3, 4)]
+        specs.append(dict(quantity=quantity, form="paper", source="penalized"))
+        specs.append(dict(quantity=quantity, form="exact", source="penalized", depth=2))
+    specs += [dict(quantity="penalty", form=form, source="penalized", depth=2)
+              for form in ("exact", "paper")]
+    return specs
+
+
+FINETUNE = Method(
+    name="finetune", label="fine-tuning", latex=r"\mathrm{fine\text{-}tuning}",
+    description="train all layers from the pretrained weights (form exact or paper)",
+    color="C0", linestyle="-",
+    risk_expr=_risk, boundary_expr=_boundary, extra={"penalty": _penalty},
+    forms=("exact", "paper"), sources=("population", "finite", "penalized"),
+    per_depth_forms=("exact",),
+    gamma_one={"risk": "inf"}, gamma_s_one=_gamma_s_one, collapses_to_scratch=True,
+    step=_step, endpoint=_endpoint, endpoint_forms=("exact", "paper"),
+    kernel_names=_kernel_names, specs=_specs,
+)
