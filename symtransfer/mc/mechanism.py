@@ -47,16 +47,21 @@ def finetune_endpoint(beta_s: np.ndarray, problem: Problem, depth: int,
 
 
 def endpoint_distances(result) -> dict[str, np.ndarray]:
-    """Per-instance distance |beta_hat - predicted| of a fine-tuning simulation to the endpoint
-    predicted by each form ('exact', 'paper'), on the same (regenerated) target data."""
-    from .pipeline import instance_streams, target_data
+    """Per-instance distance |beta_hat - predicted| of a simulation to the endpoint its method
+    predicts in closed form (:attr:`symtransfer.methods.Method.endpoint`; fine-tuning: each
+    form, 'exact' and 'paper'), on the same (regenerated) target data."""
+    from .. import methods
     from .data import sample_problem
+    from .pipeline import instance_streams, target_data
 
-    if result.method != "finetune":
-        raise ValueError("endpoint predictions exist for method='finetune' only")
+    method = methods.get(result.method)
+    if method.endpoint is None:
+        having = ", ".join(repr(m.name) for m in methods.all_methods() if m.endpoint)
+        raise ValueError(f"endpoint predictions exist for method={having} only")
     p = result.params
     X, y = target_data(instance_streams(p["seed"], result.instances), d=p["d"],
                        gamma=p["gamma"], theta=p["theta"] or 0.0, sigma=p["sigma"])
     problem = sample_problem(X, y)
-    return {form: np.linalg.norm(result.beta_hat - finetune_endpoint(
-        result.beta_source, problem, p["depth"], form), axis=1) for form in ("exact", "paper")}
+    return {form: np.linalg.norm(result.beta_hat - method.endpoint(
+        result.beta_source, problem, p["depth"], form), axis=1)
+        for form in method.endpoint_forms}

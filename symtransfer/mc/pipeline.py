@@ -2,7 +2,8 @@
 
 1. Pretraining on the source: gradient flow from small initialization on the population loss
    (``gamma_s=None``) or on ``n_s = gamma_s d`` noisy samples.
-2. Transfer on ``n = gamma d`` target samples:
+2. Transfer on ``n = gamma d`` target samples, by the method's simulation step (declared with
+   the method in :mod:`symtransfer.methods`):
 
    * ``scratch``: the same architecture from a fresh small initialization;
    * ``linear``: W_1..W_{L-1} frozen, readout refit on the hidden features. ``lam > 0`` is ridge
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import methods
 from .. import validation as V
 from .data import Design, gaussian_data, population_problem, sample_problem, teachers
 from .gradient_flow import MAX_STEPS, TOL, TrainStats, train
@@ -115,7 +117,9 @@ def _samples(gamma: float, d: int, name: str) -> int:
 
 
 def _validate(method: str, kw: dict[str, Any]) -> dict[str, Any]:
-    V.method_name(method)
+    m = methods.get(V.method_name(method))
+    if m.step is None:
+        raise ValueError(f"method={method!r} declares no simulation step")
     V.theory_parameters(method, gamma=kw["gamma"], theta=kw["theta"], sigma=kw["sigma"],
                         lam=kw["lam"], depth=kw["depth"], gamma_s=kw["gamma_s"],
                         sigma_s=kw["sigma_s"], precision=None)
@@ -123,11 +127,11 @@ def _validate(method: str, kw: dict[str, Any]) -> dict[str, Any]:
                  "rank_tol", "mu"):
         if kw[name] is not None and np.ndim(kw[name]) != 0:
             raise ValueError(f"{name} must be a scalar for simulate (sweep over grids instead)")
-    if method == "finetune" and kw["lam"] != 0:
+    if not m.uses_lam and kw["lam"] != 0:
         raise ValueError("lam is the ridge penalty of linear transfer (or of ridge regression "
-                         "for method='scratch'); method='finetune' takes lam=0")
+                         f"for method='scratch'); method={method!r} takes lam=0")
     V.choice("baseline", kw["baseline"], ("ridgeless", "optimal_ridge"))
-    if kw["baseline"] != "ridgeless" and (method != "scratch" or kw["lam"] != 0):
+    if kw["baseline"] not in m.baselines or (kw["baseline"] != "ridgeless" and kw["lam"] != 0):
         raise ValueError("baseline='optimal_ridge' is a scratch learner that chooses lam "
                          "itself: use it with method='scratch' and lam=0")
     V.pretrain_penalty(method, V.real("mu", kw["mu"], lower=0), kw["gamma_s"])
@@ -179,10 +183,10 @@ def memory_lower_bound(method: str, kw: dict[str, Any]) -> int:
     d, K = kw["d"], kw["instances"]
     n = _samples(kw["gamma"], d, "gamma")
     floats = n * d + min(n, d) * d
-    ridge = method == "scratch" and (kw["lam"] > 0 or kw["baseline"] == "optimal_ridge")
-    if not ridge:
+    m = methods.get(method)
+    if m.pretrains or m.trains_network(kw):
         floats += (kw["depth"] - 1) * d * d
-    if method != "scratch" and kw["gamma_s"] is not None:
+    if m.pretrains and kw["gamma_s"] is not None:
         floats += _samples(kw["gamma_s"], d, "gamma_s") * d
     return 8 * K * floats
 
@@ -244,36 +248,22 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
     _, beta_t = teachers(d, theta)
     design = target_design(seed, instances, d, _samples(gamma, d, "gamma"))
     problem = design.problem(beta_t, sigma)
-    beta_source = None
+    beta_source = weights = None
     options = dict(tol=tol, max_steps=max_steps, progress=progress)
     diagnostics: dict[str, dict[str, np.ndarray]] = {}
-    if method == "scratch" and (lam > 0 or baseline == "optimal_ridge"):
-        penalty = sigma ** 2 / gamma if baseline == "optimal_ridge" else lam
-        beta_hat = ridge_regression(problem, penalty)
-        converged = np.ones(instances, dtype=bool)
-        diagnostics["ridge"] = {"lam": np.full(instances, penalty)}
-    elif method == "scratch":
-        net = Trainable(small_init(streams["scratch_init"], d, depth, alpha, init), problem)
-        stats = train(net, label="scratch", **options)
-        diagnostics["train"] = stats.as_dict()
-        beta_hat, converged = net.end_to_end(), stats.converged
-    else:
+    converged = np.ones(instances, dtype=bool)
+    m = methods.get(method)
+    if m.pretrains:
         weights, pre = pretrained(seed, instances, d=d, depth=depth, gamma_s=gamma_s,
                                   sigma_s=sigma_s, alpha=alpha, init=init, tol=tol,
                                   max_steps=max_steps, progress=progress, mu=float(mu))
         diagnostics["pretrain"] = pre.as_dict()
         beta_source = weights.end_to_end()
-        if method == "linear":
-            beta_hat, rank = fit_readout(weights.features(), design.X,
-                                         design.labels(beta_t, sigma), lam, rank_tol,
-                                         streams["readout"])
-            diagnostics["readout"] = {"rank": rank}
-            converged = pre.converged
-        else:
-            net = Trainable(weights, problem)
-            stats = train(net, label="finetune", **options)
-            diagnostics["finetune"] = stats.as_dict()
-            beta_hat, converged = net.end_to_end(), pre.converged & stats.converged
+        converged = pre.converged
+    outcome = m.simulate_step(methods.Context(params, streams, design, problem, beta_t,
+                                              options, weights))
+    diagnostics.update(outcome.diagnostics)
+    beta_hat, converged = outcome.beta_hat, converged & outcome.converged
     errors = np.einsum("kd,kd->k", beta_hat - beta_t, beta_hat - beta_t)
     return SimulationResult(method, params, errors, converged, diagnostics, beta_hat,
                             beta_source)

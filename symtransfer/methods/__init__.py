@@ -12,12 +12,30 @@ sweeps, plots, tables and the command line iterate over / look up this registry.
 """
 from __future__ import annotations
 
-from .base import (QUANTITIES, SOURCES, Context, FiniteSize, Method, Outcome,
-                   default_kernel_name, depth_variant)
+from .base import (
+    QUANTITIES,
+    SOURCES,
+    Context,
+    FiniteSize,
+    Method,
+    Outcome,
+    default_kernel_name,
+    depth_variant,
+)
 from .finetune import FINETUNE
 from .linear import LINEAR
-from .registry import (METHODS, all_methods, get, names, pretrained, reference, register,
-                       unknown_method, unregister, with_boundary)
+from .registry import (
+    METHODS,
+    all_methods,
+    get,
+    names,
+    pretrained,
+    reference,
+    register,
+    unknown_method,
+    unregister,
+    with_boundary,
+)
 from .scratch import SCRATCH
 
 for _method in (SCRATCH, LINEAR, FINETUNE):
