@@ -193,8 +193,9 @@ def _show(value: Any) -> str:
 
 def _reference_text_error(text: str, what: str) -> None:
     """A bare identifier close to a method name is taken for a misspelled method name."""
-    from .formulas import METHODS
+    from .methods import names
 
+    METHODS = names()
     if not re.fullmatch(r"[A-Za-z_]\w*", text.strip()) or text.strip() in ALIASES:
         return
     close = difflib.get_close_matches(text.strip(), METHODS, n=1, cutoff=0.6)
@@ -207,10 +208,10 @@ def _reference_text_error(text: str, what: str) -> None:
 def read(item: Any, what: str, latex: bool | None = None, **options: Any) -> sp.Expr:
     """A side of a comparison: a method name (with :func:`symtransfer.expr` options), a
     string (text or LaTeX) or a sympy expression, in symtransfer's symbols."""
-    from .formulas import METHODS
+    from .methods import names
     from .symbolic import expr
 
-    if isinstance(item, str) and item.strip() in METHODS:
+    if isinstance(item, str) and item.strip() in names():
         return expr(item.strip(), **options)
     if options:
         raise ValueError(f"{what}: the options {sorted(options)} apply to a method name "

@@ -25,7 +25,7 @@ import argparse
 import math
 import sys
 
-from . import theory
+from . import methods, theory
 from .tables import MC_CASES, monte_carlo_table, report, theory_tables  # noqa: F401
 
 
@@ -46,7 +46,33 @@ fine-tuning). Run 'symtransfer COMMAND --help' for a command's options.
 Parameter values: numbers, pi expressions (pi/4, 3pi/8), comma lists (0.1,0.2) or ranges
 START:STOP:NUM. Exit status: 0 success, 1 a check that fails, 2 bad input."""
 
-METHODS = ("scratch", "linear", "finetune")
+
+
+def __getattr__(name: str):
+    """``METHODS``: the registered method names (:mod:`symtransfer.methods`), read live."""
+    if name == "METHODS":
+        return methods.names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _methods_text(oneline: bool = False) -> str:
+    """Every registered method, its name and what it does (one line each, or one paragraph)."""
+    if oneline:
+        return "Methods: " + "; ".join(f"{m.name} ({m.label}): {m.description}"
+                                       for m in methods.all_methods()) + "."
+    return "Methods:\n" + "\n".join(f"  {m.name:<10} {m.label}: {m.description}"
+                                     for m in methods.all_methods())
+
+
+def _forms() -> tuple[str, ...]:
+    """Every form some registered method has, the default first."""
+    return tuple(dict.fromkeys(f for m in methods.all_methods() for f in m.forms))
+
+
+def _add_method(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("method", choices=methods.names(),
+                        help="training method: " + ", ".join(
+                            f"{m.name} ({m.label})" for m in methods.all_methods()))
 
 
 def _add_parameters(parser: argparse.ArgumentParser, *, simulate: bool = False) -> None:
@@ -57,7 +83,7 @@ def _add_parameters(parser: argparse.ArgumentParser, *, simulate: bool = False) 
         if simulate and name == "d":
             help_text = "dimension of the simulated problem (default 200)"
         parser.add_argument(flag, dest=name, nargs="+", metavar="V", help=help_text)
-    parser.add_argument("--form", choices=("exact", "paper"), default="exact",
+    parser.add_argument("--form", choices=_forms(), default="exact",
                         help="fine-tuning form: exact (conservation laws, default) or the "
                              "paper's closed form")
     parser.add_argument("--baseline", choices=("ridgeless", "optimal_ridge"),
@@ -70,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     from . import __version__
 
     parser = argparse.ArgumentParser(prog="symtransfer", description=DESCRIPTION,
+                                     epilog=_methods_text(),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"symtransfer {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -88,8 +115,9 @@ def _parser() -> argparse.ArgumentParser:
     risk = sub.add_parser("risk", help="evaluate a risk, transferability or phase boundary",
                           description="Evaluate over the cartesian product of the values "
                                       "given. Example: symtransfer risk finetune --gamma "
-                                      "0.1:0.9:9 --theta pi/4 --sigma 0.2 --format csv")
-    risk.add_argument("method", choices=METHODS, help="training method")
+                                      "0.1:0.9:9 --theta pi/4 --sigma 0.2 --format csv",
+                          epilog=_methods_text(oneline=True))
+    _add_method(risk)
     _add_parameters(risk)
     risk.add_argument("--quantity", choices=("risk", "transferability", "boundary"),
                       default="risk", help="risk R (default), transferability T = R_scratch "
@@ -104,8 +132,9 @@ def _parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("simulate", help="Monte-Carlo gradient flow beside the theory",
                          description="Run symtransfer.simulate at each point of the grid and "
                                      "print the mean +- sem of the per-instance risks beside "
-                                     "the theory (exact form; and the paper's for finetune).")
-    sim.add_argument("method", choices=METHODS, help="training method")
+                                     "the theory (exact form; and the paper's for finetune).",
+                         epilog=_methods_text(oneline=True))
+    _add_method(sim)
     _add_parameters(sim, simulate=True)
     sim.add_argument("--instances", type=int, default=8,
                      help="independent instances per point (default 8)")
@@ -120,10 +149,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="your formula, plain text ('1 - cos(theta)^2') or LaTeX "
                           "('1-\\cos^2\\theta', detected by a backslash or $)")
     chk.add_argument("--reference", metavar="METHOD|EXPR",
-                     help="scratch, linear, finetune, or another formula")
+                     help=", ".join(methods.names()) + ", or another formula")
     chk.add_argument("--quantity", choices=("risk", "transferability", "boundary"),
                      help="of a method reference (default risk)")
-    chk.add_argument("--form", choices=("exact", "paper"), help="fine-tuning form")
+    chk.add_argument("--form", choices=_forms(), help="fine-tuning form")
     chk.add_argument("--source", choices=("population", "finite", "penalized"),
                      help="pretraining of a method reference")
     chk.add_argument("--depth", type=int, help="network depth L (default: symbolic L)")
@@ -255,8 +284,8 @@ def _simulate_command(args: argparse.Namespace) -> int:
         theory_kw = dict(kw, baseline=args.baseline)
         exact = theory.risk(args.method, **theory_kw)
         extra = {}
-        if args.method == "finetune":
-            extra["paper"] = theory.risk(args.method, form="paper", **theory_kw)
+        for form in methods.get(args.method).forms[1:]:  # the other forms (paper)
+            extra[form] = theory.risk(args.method, form=form, **theory_kw)
         converged = int(result.converged.sum())
         mean = result.mean if converged == result.instances else float("nan")
         rows.append(Row({**point, "d": d, "theory": float(exact),

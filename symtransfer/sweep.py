@@ -26,6 +26,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from . import methods
 from . import validation as V
 from ._sweepfile import (GridResults, check_array, check_instances, checked, grid_points,
                          invalid, load, locked, parse_grid, plain_settings, resume, same_settings,
@@ -91,13 +92,14 @@ class Sweep(GridResults):
         from . import theory
 
         fn = {"risk": theory.risk, "transferability": theory.transferability}[quantity]
+        declared = methods.get(self.method)
         out = np.empty(self.shape)
         for index, params in self.points():
             kw = {**{k: v for k, v in self.settings.items() if k in AXES + ("baseline",)},
                   **params}
             if finite_size:
                 kw["d"] = self.settings["d"]
-            if self.method != "scratch" and quantity == "risk":
+            if quantity == "risk" and kw.get("baseline") not in declared.baselines:
                 kw.pop("baseline", None)
             out[index] = fn(self.method, form=form, **kw)
         return out
@@ -117,8 +119,8 @@ class Sweep(GridResults):
         structured file is a ValueError naming the path and what is wrong."""
         header, grid, arrays = load(path, FORMAT, ("errors", "converged", "steps", "done"))
         method = header.get("method")
-        if method not in V.METHODS:
-            raise invalid(path, f"method {method!r} is not one of {V.METHODS}")
+        if method not in methods.names():
+            raise invalid(path, f"method {method!r} is not one of {methods.names()}")
         unknown = set(grid) - set(AXES)
         if unknown:
             raise invalid(path, f"grid axes {sorted(unknown)} are not among {AXES}")
@@ -367,8 +369,9 @@ def transferability(scratch: Sweep, method: Sweep) -> tuple[np.ndarray, np.ndarr
     if list(scratch.grid) != list(method.grid) or not all(
             np.array_equal(scratch.grid[k], method.grid[k], equal_nan=True) for k in scratch.grid):
         raise ValueError("the two sweeps must share their grid")
-    if scratch.method != "scratch":
-        raise ValueError(f"the first sweep must be of 'scratch', got {scratch.method!r}")
+    reference = methods.reference().name
+    if scratch.method != reference:
+        raise ValueError(f"the first sweep must be of {reference!r}, got {scratch.method!r}")
     T = scratch.mean() - method.mean()
     k = method.errors.shape[-1]
     paired = scratch.errors.shape[-1] == k and all(

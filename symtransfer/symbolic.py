@@ -10,7 +10,7 @@ from typing import Any
 
 import sympy as sp
 
-from . import formulas
+from . import formulas, methods
 from . import validation as V
 from .parsing import parse_number
 from .symbols import BY_NAME
@@ -38,7 +38,7 @@ def expr(method: str, *, quantity: str = "risk", form: str = "exact", depth: int
     >>> expr("linear", lam=0)
     1 - cos(theta)**2
     """
-    V.method_name(method)
+    m = methods.get(V.method_name(method))
     V.choice("form", form, V.FORMS)
     V.choice("quantity", quantity, tuple(QUANTITIES))
     if source is None:
@@ -53,11 +53,11 @@ def expr(method: str, *, quantity: str = "risk", form: str = "exact", depth: int
     else:
         L = V.integer("depth", depth, minimum=2)
     if finite_size:
-        builders = {"scratch": formulas.scratch_finite, "linear": formulas.linear_finite}
-        if method not in builders or quantity != "risk":
-            raise ValueError("finite-size expressions exist for the risk of 'scratch' and "
-                             "'linear' only")
-        result = builders[method]()
+        having = [x.name for x in methods.all_methods() if x.finite_size is not None]
+        if m.finite_size is None or quantity != "risk":
+            raise ValueError("finite-size expressions exist for the risk of "
+                             + " and ".join(map(repr, having)) + " only")
+        result = m.expression("risk", finite_size=True)
     elif quantity == "risk":
         result = formulas.risk(method, form=form, source=source, L=L)
     elif quantity == "transferability":

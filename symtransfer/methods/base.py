@@ -102,7 +102,9 @@ class Method:
         continuous limit is taken without); ``gamma_s_one(quantity, below=, scratch=,
         backend=)`` the values at gamma_s = 1 with source noise (finite source);
         ``collapses_to_scratch``: with a penalty mu >= 1 (pretraining learns nothing) the
-        method is scratch training (else there is no theory there).
+        method is scratch training (else there is no theory there); ``pinned_above_one``:
+        for gamma > 1 the target data pin it to least squares, like scratch (T = 0 there, so
+        a phase diagram draws no T = 0 contour above gamma = 1).
         ``variant_of(baseline, ridge)``: the variant evaluated for a baseline and whether the
         ridge penalty lam is on ('' for the plain learner).
     Monte-Carlo side
@@ -135,6 +137,7 @@ class Method:
     gamma_one: Mapping[str, str] = field(default_factory=dict)
     gamma_s_one: Callable[..., np.ndarray] = _no_divergence
     collapses_to_scratch: bool = False
+    pinned_above_one: bool = False
     variant_of: Callable[[str, bool], str] = lambda baseline, ridge: ""
     pretrains: bool = True
     step: Callable[[Context], Outcome] | None = None

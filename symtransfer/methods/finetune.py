@@ -89,6 +89,7 @@ FINETUNE = Method(
     forms=("exact", "paper"), sources=("population", "finite", "penalized"),
     per_depth_forms=("exact",),
     gamma_one={"risk": "inf"}, gamma_s_one=_gamma_s_one, collapses_to_scratch=True,
+    pinned_above_one=True,
     step=_step, endpoint=_endpoint, endpoint_forms=("exact", "paper"),
     kernel_names=_kernel_names, specs=_specs,
 )

@@ -3,6 +3,7 @@ Monte-Carlo transferability and small drawing helpers.
 """
 from __future__ import annotations
 
+import collections.abc
 import math
 from typing import Any, Mapping, Sequence
 
@@ -17,7 +18,43 @@ DIVERGING = "RdBu"  # red: T < 0 (transfer hurts), blue: T > 0 (transfer helps)
 NAN_HATCH = dict(facecolor="0.85", edgecolor="0.55", hatch="///", linewidth=0.0)
 
 
-METHOD_NAMES = {"scratch": "scratch", "linear": "linear transfer", "finetune": "fine-tuning"}
+class _MethodNames(collections.abc.Mapping):
+    """name -> plain label of every registered method (:mod:`symtransfer.methods`), read live."""
+
+    def __getitem__(self, name: str) -> str:
+        from .. import methods
+
+        if name not in methods.METHODS:
+            raise KeyError(name)
+        return methods.METHODS[name].label
+
+    def __iter__(self):
+        from .. import methods
+
+        return iter(methods.names())
+
+    def __len__(self) -> int:
+        from .. import methods
+
+        return len(methods.METHODS)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+METHOD_NAMES: Mapping[str, str] = _MethodNames()
+
+
+def transfer_method(method: str, what: str = "a phase diagram"):
+    """The registered method ``method``, which must start from pretrained weights (its
+    transferability against scratch is drawn); ValueError naming the ones that do."""
+    from .. import methods
+
+    m = methods.get(method) if method in methods.METHODS else None
+    if m is None or not m.pretrains or m.reference:
+        allowed = " or ".join(repr(x.name) for x in methods.pretrained())
+        raise ValueError(f"method must be {allowed} for {what}, got {method!r}")
+    return m
 
 
 def _mpl():
@@ -260,6 +297,7 @@ def _default_gamma(gamma, lo=0.02, hi=2.5, num=400):
 
 
 def METHODS_LABEL(method: str, lam: float = 0.0) -> str:
-    if method == "linear":
-        return "ridge transfer (\u03bb = %g)" % lam if lam else "linear transfer"
-    return METHOD_NAMES[method]
+    """The plot label of a registered method (naming the ridge penalty where it is on)."""
+    from .. import methods
+
+    return methods.get(method).label_for(lam)

@@ -17,6 +17,7 @@ from ._common import (
     _figure,
     _gamma_line,
     _params_text,
+    transfer_method,
 )
 
 DISTANCE_LABELS = {"kl": "KL(p_s \u2016 p_t)", "kl_reverse": "KL(p_t \u2016 p_s)",
@@ -207,8 +208,7 @@ def phase_diagram_baselines(method: str = "finetune", *, sigma: float = 0.3, dep
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    if method not in ("linear", "finetune"):
-        raise ValueError(f"method must be 'linear' or 'finetune', got {method!r}")
+    declared = transfer_method(method, "a phase diagram")
     params = dict(sigma=sigma, depth=depth)
     G = _default_gamma(gamma, 0.02, 2.5, 300)
     TH = np.linspace(0.0, HALF_PI, 181) if theta is None else np.asarray(theta, dtype=float)
@@ -230,13 +230,13 @@ def phase_diagram_baselines(method: str = "finetune", *, sigma: float = 0.3, dep
     axes = fig.subplots(1, 2, sharey=True)
     titles = {"ridgeless": "vs ridgeless scratch (min-norm / least squares)",
               "optimal_ridge": "vs optimally regularized scratch (ridge, \u03bb* = \u03c3\u00b2/\u03b3)"}
-    label_form = "" if method == "linear" else f" ({form} form)"
+    label_form = "" if len(declared.forms) == 1 else f" ({form} form)"
     mesh = None
     for ax, (b, T) in zip(axes, maps.items()):
         mesh = ax.pcolormesh(X, G, np.clip(np.nan_to_num(T, nan=0.0), vmin, vmax),
                              cmap=DIVERGING, norm=norm, shading="auto", rasterized=True)
         Tc = np.where(np.isfinite(T), T, np.sign(T) * 1e6)
-        if method == "finetune" and b == "ridgeless":
+        if declared.pinned_above_one and b == "ridgeless":
             # above gamma = 1 fine-tuning is least squares like scratch: T = 0 on a region
             Tc = np.where(G[:, None] < 1, Tc, np.nan)
         if np.nanmin(Tc) < 0 < np.nanmax(Tc):

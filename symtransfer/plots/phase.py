@@ -27,6 +27,7 @@ from ._common import (
     _params_text,
     _pi_label,
     mc_transferability,
+    transfer_method,
 )
 
 
@@ -54,9 +55,7 @@ def phase_diagram(method: str, *, sigma: float = 0.2, lam: float = 0.0, depth: i
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch, Rectangle
 
-    if method not in ("linear", "finetune"):
-        raise ValueError(f"method must be 'linear' or 'finetune' for a phase diagram, got "
-                         f"{method!r}")
+    m = transfer_method(method, "a phase diagram")
     params = dict(sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s, sigma_s=sigma_s)
     G = _default_gamma(gamma, 0.02, 2.5, 300)
     TH = np.linspace(0.0, HALF_PI, 181) if theta is None else np.asarray(theta, dtype=float)
@@ -74,7 +73,7 @@ def phase_diagram(method: str, *, sigma: float = 0.2, lam: float = 0.0, depth: i
     # fine-tuning above gamma = 1 is least squares like scratch: T = 0 on a whole region,
     # where a zero contour is meaningless; contour gamma < 1 only
     T_contour = np.where(np.isfinite(T), T, np.sign(T) * 1e6)
-    if method == "finetune":
+    if m.pinned_above_one:
         T_contour = np.where(G[:, None] < 1, T_contour, np.nan)
 
     panels = 2 if mc is not None else 1
@@ -83,7 +82,7 @@ def phase_diagram(method: str, *, sigma: float = 0.2, lam: float = 0.0, depth: i
     ax = axes[0]
     mesh = ax.pcolormesh(X, G, shade, cmap=DIVERGING, norm=norm, shading="auto",
                          rasterized=True)
-    label_form = "" if method == "linear" else f" ({form} form)"
+    label_form = "" if len(m.forms) == 1 else f" ({form} form)"
 
     def overlay(a, legend_loc="upper right"):
         handles = []
@@ -91,8 +90,9 @@ def phase_diagram(method: str, *, sigma: float = 0.2, lam: float = 0.0, depth: i
             a.contour(X, G, T_contour, levels=[0.0], colors="k", linewidths=2.0)
             handles.append(Line2D([], [], color="k", lw=2.0,
                                   label=f"T = 0, theory{label_form}"))
-        if method == "finetune" and form == "exact" and baseline == "ridgeless":
-            paper = np.asarray(theory.phase_boundary("finetune", gamma=G, form="paper",
+        if form == "exact" and "paper" in m.forms and m.boundary_expr is not None \
+                and baseline == "ridgeless":
+            paper = np.asarray(theory.phase_boundary(method, gamma=G, form="paper",
                                                      **params), dtype=float)
             if np.isfinite(paper).any():
                 a.plot(paper / HALF_PI, G, color="k", linestyle="--", linewidth=1.5)
@@ -106,8 +106,8 @@ def phase_diagram(method: str, *, sigma: float = 0.2, lam: float = 0.0, depth: i
         return handles
 
     handles = overlay(ax)
-    if method == "finetune" and G.max() > 1:
-        ax.text(0.5, (1 + G.max()) / 2, "\u03b3 \u2265 1: fine-tuning reaches least squares,\n"
+    if m.pinned_above_one and G.max() > 1:
+        ax.text(0.5, (1 + G.max()) / 2, f"\u03b3 \u2265 1: {m.label} reaches least squares,\n"
                 "like scratch: T = 0", ha="center", va="center", fontsize=9, color="0.25")
     if mc is None:
         ax.legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.9)
@@ -181,8 +181,7 @@ def transfer_slices(method: str, *, thetas: Iterable[float] = (math.pi / 8, math
     the angles that are on the sweeps' grid."""
     from matplotlib.lines import Line2D
 
-    if method not in ("linear", "finetune"):
-        raise ValueError(f"method must be 'linear' or 'finetune', got {method!r}")
+    m = transfer_method(method, "transfer slices")
     params = dict(sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s, sigma_s=sigma_s)
     G = _default_gamma(gamma, 0.02, 2.5, 500)
     thetas = [float(t) for t in thetas]
@@ -201,7 +200,7 @@ def transfer_slices(method: str, *, thetas: Iterable[float] = (math.pi / 8, math
         ax.plot(G, np.where(np.isfinite(T), T, np.nan), color=color, lw=2,
                 label=f"\u03b8 = {_pi_label(th)}")
         shown.append(T[np.isfinite(T) & (np.abs(G - 1) > 0.12)])
-        if method == "finetune" and form == "exact":
+        if "paper" in m.forms and form == "exact":
             P = np.asarray(theory.transferability(method, gamma=G, theta=th, form="paper",
                                                   **params, **tkw), dtype=float)
             ax.plot(G, P, color=color, lw=1.2, ls="--")
@@ -220,8 +219,8 @@ def transfer_slices(method: str, *, thetas: Iterable[float] = (math.pi / 8, math
     ax.set_xlim(G.min(), G.max())
     handles, _ = ax.get_legend_handles_labels()
     extra = [Line2D([], [], color="0.3", lw=2, label="theory" + (" (exact form)" if
-                                                             method == "finetune" else ""))]
-    if method == "finetune" and form == "exact":
+                                                             len(m.forms) > 1 else ""))]
+    if "paper" in m.forms and form == "exact":
         extra.append(Line2D([], [], color="0.3", lw=1.2, ls="--", label="theory, paper form"))
     if mc is not None:
         settings = msweep.settings
@@ -234,7 +233,7 @@ def transfer_slices(method: str, *, thetas: Iterable[float] = (math.pi / 8, math
     ax.set_ylabel("T = R_scratch \u2212 R_transfer   (> 0: transfer helps)")
     ax.set_title(f"Transferability of {METHODS_LABEL(method, lam)}: " + _params_text(**params),
                  fontsize=10)
-    if method == "linear" and sigma > 0:
+    if m.gamma_one.get("transfer") == "inf" and sigma > 0:
         ax.text(0.99, 0.02, "T \u2192 +\u221e at \u03b3 = 1 (scratch's double-descent peak); "
                 "axis clipped", transform=ax.transAxes, ha="right", va="bottom", fontsize=8,
                 color="0.3")
