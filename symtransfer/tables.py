@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from . import theory
+from . import methods, theory
 
 
 def _fmt(x) -> str:
@@ -94,8 +94,10 @@ def monte_carlo_table(quick: bool = False) -> str:
         params = ",".join(f"{k}={v / math.pi:.3g}pi" if k == "theta" else f"{k}={v:.3g}"
                           for k, v in kw.items())
         paper = ends = ""
-        if method == "finetune":
+        declared = methods.get(method)
+        if "paper" in declared.forms:
             paper = f"{theory.risk(method, form='paper', **kw):7.4f}"
+        if declared.endpoint is not None:
             gaps = endpoint_distances(result)
             ends = f"{gaps['exact'].max():9.1e} {gaps['paper'].min():9.1e}"
         lines.append(f"{label:>20}  {params:<62} {exact:7.4f} {paper:>7} {result.mean:7.4f} "

@@ -111,7 +111,10 @@ class Method:
         ``pretrains``; ``step(context) -> Outcome`` (None: no simulation);
         ``trains_network(params)`` (False where the step is closed form: memory estimate);
         ``endpoint(beta_s, problem, depth, form)`` (or None) the per-run endpoint predicted
-        in closed form, with ``endpoint_forms`` the forms it predicts.
+        in closed form, with ``endpoint_forms`` the forms it predicts;
+        ``agreement(params, d) -> (theory value, what it is, allowance, why)``: what a
+        Monte-Carlo mean at dimension d is compared with, and the finite-size allowance (the
+        report's theory vs Monte-Carlo table; None: the asymptotic risk, no allowance).
     ``kernel_names`` (or None) overrides how kernels are named (the built-ins keep the
     names of the committed kernels); ``specs`` (or None) lists which kernels are generated.
     """
@@ -144,6 +147,7 @@ class Method:
     trains_network: Callable[[dict], bool] = lambda params: True
     endpoint: Callable[..., np.ndarray] | None = None
     endpoint_forms: tuple[str, ...] = ()
+    agreement: Callable[[dict, int], tuple] | None = None
     kernel_names: Callable[..., str] | None = None
     specs: Callable[[], list[dict]] | None = None
 

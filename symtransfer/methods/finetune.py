@@ -59,6 +59,25 @@ def _step(ctx: Context) -> Outcome:
     return Outcome(net.end_to_end(), stats.converged, {"finetune": stats.as_dict()})
 
 
+def _agreement(params: dict, d: int) -> tuple:
+    """Above gamma = 1 fine-tuning reaches least squares, like scratch: exact at finite d;
+    below, the asymptotic risk with the noise term's finite-n offset and O(1/d) fluctuations
+    of c (doubled with a finite source)."""
+    from .. import theory
+
+    gamma, sigma, gamma_s = params["gamma"], params.get("sigma", 0.0), params.get("gamma_s")
+    n = int(round(gamma * d))
+    if gamma > 1 and abs(n - d) > 1:
+        return (float(theory.risk("scratch", gamma=gamma, sigma=sigma, d=d)),
+                f"exact E R at d = {d}", 0.0, "0 (exact at this d)")
+    value = float(theory.risk("finetune", **params))
+    noise = sigma ** 2 * abs(n / (d - n - 1) - gamma / (1 - gamma)) if gamma < 1 else 0.0
+    allow = noise + 2.0 / d + (2.0 / d if gamma_s is not None else 0.0)
+    why = ("\u03c3\u00b2|n/(d\u2212n\u22121) \u2212 \u03b3/(1\u2212\u03b3)| + " if sigma else "") \
+        + ("4/d (c fluctuations, finite source)" if gamma_s is not None else "2/d (c fluctuations)")
+    return value, "asymptotic", allow, why
+
+
 def _kernel_names(quantity: str, **options: Any) -> str:
     if quantity == "penalty":  # the best pretraining penalty mu*
         return f"optimal_penalty_finetune_{options['form']}"
@@ -90,6 +109,6 @@ FINETUNE = Method(
     per_depth_forms=("exact",),
     gamma_one={"risk": "inf"}, gamma_s_one=_gamma_s_one, collapses_to_scratch=True,
     pinned_above_one=True,
-    step=_step, endpoint=_endpoint, endpoint_forms=("exact", "paper"),
+    step=_step, endpoint=_endpoint, endpoint_forms=("exact", "paper"), agreement=_agreement,
     kernel_names=_kernel_names, specs=_specs,
 )

@@ -60,6 +60,26 @@ def _step(ctx: Context) -> Outcome:
     return Outcome(beta_hat, np.ones(p["instances"], dtype=bool), {"readout": {"rank": rank}})
 
 
+def _agreement(params: dict, d: int) -> tuple:
+    """Exact at finite d for ridgeless population transfer; otherwise the asymptotic risk with
+    O(1/n) (ridge) and O(1/d) (finite source) allowances."""
+    import math
+
+    from .. import theory
+
+    n = int(round(params["gamma"] * d))
+    sigma, lam, gamma_s = params.get("sigma", 0.0), params.get("lam", 0.0), params.get("gamma_s")
+    if not lam and gamma_s is None:
+        return (float(theory.risk("linear", d=d, **params)), f"exact E R at d = {d}", 0.0,
+                "0 (exact at this d)")
+    value = float(theory.risk("linear", **params))
+    if gamma_s is None:
+        return value, "asymptotic", 3.0 / n, "3/n (O(1/n) ridge correction)"
+    allow = (math.sin(params["theta"]) ** 2 + sigma ** 2 + 1) / n + 2.0 / d
+    return value, "asymptotic", allow, ("(sin\u00b2\u03b8+\u03c3\u00b2+1)/n + 2/d "
+                                        "(target O(1/n), source O(1/d))")
+
+
 LINEAR = Method(
     name="linear", label="linear transfer", latex=r"\mathrm{linear\ transfer}",
     description="freeze the pretrained features and refit the readout (ridge with lam > 0)",
@@ -68,5 +88,5 @@ LINEAR = Method(
     finite_size=FiniteSize(_finite, _finite_singular, _finite_limit),
     sources=("population", "finite", "penalized"), uses_lam=True,
     gamma_one={"transfer": "inf", "boundary": "nan"}, gamma_s_one=_gamma_s_one,
-    step=_step,
+    step=_step, agreement=_agreement,
 )

@@ -76,6 +76,14 @@ def _step(ctx: Context) -> Outcome:
     return Outcome(net.end_to_end(), stats.converged, {"train": stats.as_dict()})
 
 
+def _agreement(params: dict, d: int) -> tuple:
+    """Exact: the finite-d expectation."""
+    from .. import theory
+
+    return (float(theory.risk("scratch", d=d, **params)), f"exact E R at d = {d}", 0.0,
+            "0 (exact at this d)")
+
+
 SCRATCH = Method(
     name="scratch", label="scratch", latex=r"\mathrm{scratch}",
     description="train the same network on the target data only (ridge with lam > 0)",
@@ -86,5 +94,5 @@ SCRATCH = Method(
     sources=(), uses_theta=False, uses_lam=True,
     baselines=("ridgeless", "optimal_ridge"), reference=True,
     gamma_one={"risk": "inf"}, variant_of=_variant,
-    pretrains=False, step=_step, trains_network=lambda params: not _closed_form(params),
+    pretrains=False, step=_step, agreement=_agreement, trains_network=lambda params: not _closed_form(params),
 )

@@ -8,40 +8,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import theory
+from .. import methods, theory
 from .config import Z
 
 
 def reference(method: str, params: dict, d: int) -> tuple[float, str, float, str]:
-    """(theory value, what it is, allowance, why) for a Monte-Carlo mean at dimension d.
+    """(theory value, what it is, allowance, why) for a Monte-Carlo mean at dimension d, as
+    the method declares it (:attr:`symtransfer.methods.Method.agreement`).
 
     The allowances are those of ``tests/test_mc.py``: zero for exact finite-d expectations;
     otherwise the stated finite-size effect of the asymptotic formula.
     """
-    kw = dict(params)
-    gamma, sigma = kw["gamma"], kw.get("sigma", 0.0)
-    n = int(round(gamma * d))
-    lam, gamma_s = kw.get("lam", 0.0), kw.get("gamma_s")
-    if method == "scratch" or (method == "linear" and not lam and gamma_s is None) or (
-            method == "finetune" and gamma > 1 and abs(n - d) > 1):
-        # fine-tuning above gamma = 1 reaches least squares, like scratch
-        if method == "finetune":
-            value = theory.risk("scratch", gamma=gamma, sigma=sigma, d=d)
-        else:
-            value = theory.risk(method, d=d, **kw)
-        return float(value), f"exact E R at d = {d}", 0.0, "0 (exact at this d)"
-    value = float(theory.risk(method, **kw))
-    if method == "linear" and gamma_s is None:
-        return value, "asymptotic", 3.0 / n, "3/n (O(1/n) ridge correction)"
-    if method == "linear":
-        allow = (math.sin(kw["theta"]) ** 2 + sigma ** 2 + 1) / n + 2.0 / d
-        return value, "asymptotic", allow, ("(sin\u00b2\u03b8+\u03c3\u00b2+1)/n + 2/d "
-                                            "(target O(1/n), source O(1/d))")
-    noise = sigma ** 2 * abs(n / (d - n - 1) - gamma / (1 - gamma)) if gamma < 1 else 0.0
-    allow = noise + 2.0 / d + (2.0 / d if gamma_s is not None else 0.0)
-    why = ("\u03c3\u00b2|n/(d\u2212n\u22121) \u2212 \u03b3/(1\u2212\u03b3)| + " if sigma else "") \
-        + ("4/d (c fluctuations, finite source)" if gamma_s is not None else "2/d (c fluctuations)")
-    return value, "asymptotic", allow, why
+    declared = methods.get(method)
+    if declared.agreement is not None:
+        return declared.agreement(dict(params), d)
+    return float(theory.risk(method, **params)), "asymptotic", 0.0, "0 (none declared)"
 
 
 @dataclass
@@ -115,7 +96,7 @@ def agreement_checks(cases, runs: list[dict], d: int, instances: int) -> list[Ch
         value, what, allow, why = reference(method, kw, d)
         check = Check(_case_label(method, kw), method, dict(kw), d, instances, what, value,
                       mean, sem, allow, why, converged=converged)
-        if method == "finetune":
+        if "paper_errors" in run:  # the method predicts each form's endpoint
             check.paper = float(theory.risk(method, form="paper", **kw))
             check.paired = _summarize(errors - run["paper_errors"])
             check.dist_exact = float(run["dist_exact"].max())
@@ -133,8 +114,9 @@ def sweep_checks(sweep, label: str) -> list[Check]:
     d = int(sweep.settings["d"])
     for index, params in sweep.points():
         kw = {k: v for k, v in {**sweep.settings, **params}.items() if k in AXES}
-        kw = {k: v for k, v in kw.items() if not (k == "theta" and sweep.method == "scratch")}
-        if sweep.method != "linear":
+        declared = methods.get(sweep.method)
+        kw = {k: v for k, v in kw.items() if not (k == "theta" and not declared.uses_theta)}
+        if not declared.uses_lam or declared.reference:  # lam: the transfer's ridge only
             kw.pop("lam", None)
         value, what, allow, why = reference(sweep.method, kw, d)
         ok = bool(np.isfinite(mean[index]))

@@ -11,6 +11,7 @@ from typing import Callable
 
 import numpy as np
 
+from .. import methods
 from ..sweep import process_pool
 from .checks import (
     Check,
@@ -82,7 +83,7 @@ def _simulate_task(method: str, params: dict, d: int, instances: int, seed: int)
 
     r = simulate(method, d=d, instances=instances, seed=seed, progress=False, **params)
     out = {"errors": r.errors, "converged": r.converged.astype(float)}
-    if method == "finetune":
+    if methods.get(method).endpoint is not None and "paper" in methods.get(method).forms:
         from ..plots import form_runs
 
         comparison = form_runs([r])
