@@ -122,21 +122,18 @@ class _Mpmath:
         return out.item() if out.ndim == 0 else out
 
 
-#: kernels of methods registered at run time, compiled from their expressions on first use
-_COMPILED: dict[tuple[str, str], Callable] = {}
-
-
 def _kernel(module, name: str, backend: str) -> Callable:
     """The generated kernel ``name``; for a method registered at run time (none committed),
     compiled once from the method's expression by :func:`symtransfer.codegen.compile_kernel`."""
     kernel = getattr(module, name, None)
     if kernel is not None:
         return kernel
-    if (name, backend) not in _COMPILED:
+    compiled = methods.registry.COMPILED
+    if (name, backend) not in compiled:
         from .codegen import compile_kernel
 
-        _COMPILED[(name, backend)] = compile_kernel(name, backend)
-    return _COMPILED[(name, backend)]
+        compiled[(name, backend)] = compile_kernel(name, backend)
+    return compiled[(name, backend)]
 
 
 #: digits of the mpmath evaluations behind float64 results (extremes, limits, finite size)

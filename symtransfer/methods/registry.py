@@ -8,6 +8,10 @@ from .base import Method
 #: every registered method by name, in registration order (scratch, linear, finetune first)
 METHODS: dict[str, Method] = {}
 
+#: numeric kernels compiled at run time for methods without committed kernels
+#: ((kernel name, backend) -> function); emptied whenever the registry changes
+COMPILED: dict = {}
+
 
 def register(method: Method, *, replace: bool = False) -> Method:
     """Add ``method`` to the registry (``replace=True`` to redeclare a name); returns it.
@@ -27,6 +31,7 @@ def register(method: Method, *, replace: bool = False) -> Method:
         raise ValueError("there is one reference method (scratch); "
                          f"{method.name!r} cannot be another")
     METHODS[method.name] = method
+    COMPILED.clear()
     return method
 
 
@@ -36,6 +41,7 @@ def unregister(name: str) -> Method:
         raise ValueError(f"method {name!r} is not registered")
     if METHODS[name].reference:
         raise ValueError(f"{name!r} is the reference method; it cannot be removed")
+    COMPILED.clear()
     return METHODS.pop(name)
 
 
