@@ -115,6 +115,7 @@ class Method:
         ``agreement(params, d) -> (theory value, what it is, allowance, why)``: what a
         Monte-Carlo mean at dimension d is compared with, and the finite-size allowance (the
         report's theory vs Monte-Carlo table; None: the asymptotic risk, no allowance).
+
     ``kernel_names`` (or None) overrides how kernels are named (the built-ins keep the
     names of the committed kernels); ``specs`` (or None) lists which kernels are generated.
     """

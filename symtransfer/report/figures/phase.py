@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ... import methods
 from ..config import Config, _Log
 from . import _save
 
@@ -40,8 +41,7 @@ def draw(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> li
                              "\u03b3 \u2192 1: just below the interpolation threshold the "
                              "rescaled null-space part makes fine-tuning worse than scratch at "
                              "every angle."}[method]
-        made.append((f"phase_{method}", "Phase diagram: " + {"linear": "linear transfer",
-                                                              "finetune": "fine-tuning"}[method],
+        made.append((f"phase_{method}", "Phase diagram: " + methods.get(method).label,
                      f"Transferability T = R_scratch \u2212 R_transfer of {what}, \u03c3 = {s}, "
                      f"L = 2, population pretraining. Left: theory over (\u03b8, \u03b3), blue "
                      "where transfer helps, red where it hurts (colours centred at T = 0), "
@@ -57,12 +57,12 @@ def draw(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> li
         fig = plots.transfer_slices(method, thetas=cfg.slice_thetas, sigma=s,
                                     mc=(scratch, sweeps[method]))
         _save(fig, figures, f"slices_{method}")
-        made.append((f"slices_{method}", "Transferability against \u03b3: " + {
-            "linear": "linear transfer", "finetune": "fine-tuning"}[method],
+        label = methods.get(method).label
+        made.append((f"slices_{method}", "Transferability against \u03b3: " + label,
                      f"T against \u03b3 at \u03b8 = \u03c0/8, \u03c0/4, 3\u03c0/8 for "
-                     f"{'linear transfer' if method == 'linear' else 'fine-tuning'} (\u03c3 = "
-                     f"{s}, L = 2): theory lines"
-                     + (" (exact form solid, paper form dashed)" if method == "finetune" else "")
+                     f"{label} (\u03c3 = {s}, L = 2): theory lines"
+                     + (" (exact form solid, paper form dashed)"
+                        if "paper" in methods.get(method).forms else "")
                      + f", Monte-Carlo means \u00b1 1 sem (d = {d}, {K} instances). Scratch "
                      "and transfer runs share the target data instance by instance (same "
                      "seed), so the sem is that of the per-instance differences. "

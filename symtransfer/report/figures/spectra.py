@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ... import methods
 from ..config import Config, _Log
 from . import _save
 
@@ -16,7 +17,7 @@ def draw(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> li
     for method, sigma in (("linear", cfg.sigma), ("finetune", 0.5)):
         fig = spectrum_phase_diagrams(method, sigma=sigma)
         _save(fig, figures, f"spectra_{method}")
-        what = {"linear": "linear transfer", "finetune": "fine-tuning"}[method]
+        what = methods.get(method).label
         made.append((f"spectra_{method}", f"Input covariance: {what}",
                      f"Transferability of {what} with x ~ N(0, \u03a3) (theory; \u03c3 = "
                      f"{sigma}, L = 2, generic teachers, population pretraining) for the "
