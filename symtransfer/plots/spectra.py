@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import anisotropic as A
 from ..spectra import Discrete, Spectrum
-from ._common import DIVERGING, HALF_PI, METHOD_NAMES, _figure, _gamma_line
+from ._common import DIVERGING, HALF_PI, METHOD_NAMES, _figure, _gamma_line, transfer_method
 
 
 def _T(method: str, spec: Spectrum, G: np.ndarray, TH: np.ndarray, sigma: float,
@@ -31,8 +31,7 @@ def spectrum_phase_diagrams(method: str = "finetune", spectra: Mapping[str, Spec
 
     from ..spectra import PowerLaw
 
-    if method not in ("linear", "finetune"):
-        raise ValueError(f"method must be 'linear' or 'finetune', got {method!r}")
+    declared = transfer_method(method, "a spectrum phase diagram")
     if spectra is None:
         spectra = {"two levels (0.4, 1.6)": Discrete([0.4, 1.6]),
                    "power law k^-1, 100 atoms": PowerLaw(1.0, atoms=100)}
@@ -54,7 +53,7 @@ def spectrum_phase_diagrams(method: str = "finetune", spectra: Mapping[str, Spec
                              rasterized=True)
         for values, style in ((T, "-"), (iso, "--")):
             contour = np.where(np.isfinite(values), values, np.sign(values) * 1e6)
-            if method == "finetune":
+            if declared.pinned_above_one:
                 contour = np.where(G[:, None] < 1, contour, np.nan)
             if np.nanmin(contour) < 0 < np.nanmax(contour):
                 ax.contour(X, G, contour, levels=[0.0], colors="k", linewidths=2.0 if

@@ -99,7 +99,7 @@ def _write_markdown(path: Path, *, cfg: Config, made: list, table: list[Check],
            "z = (mean \u2212 theory)/sem.", "",
            _md_table(["case", "parameters", "theory is", "theory", "MC mean \u00b1 sem", "z",
                       "allowance", "4 sem + allowance", "result"], _check_rows(table)), ""]
-    ft = [c for c in table if c.method == "finetune"]
+    ft = [c for c in table if c.paper is not None]  # methods with a paper form and endpoints
     if ft:
         rows = []
         for c in ft:
