@@ -147,6 +147,12 @@ def test_toy_method_plot_labels(source_only):
     fig = plots.phase_diagram("source_only", gamma=np.linspace(0.1, 1.9, 12),
                               theta=np.linspace(0, math.pi / 2, 9))
     assert "source only" in fig.axes[0].get_title()
+    fig = plots.method_risks(gamma=np.linspace(0.1, 2, 20))
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["scratch", "linear transfer", "fine-tuning (exact form)",
+                      "fine-tuning (paper form)", "source only"]
+    line = fig.axes[0].get_lines()[labels.index("source only")]
+    assert line.get_color() == "C5" and line.get_linestyle() == ":"
 
 
 def test_toy_method_is_gone_after_the_fixture():

@@ -94,5 +94,6 @@ SCRATCH = Method(
     sources=(), uses_theta=False, uses_lam=True,
     baselines=("ridgeless", "optimal_ridge"), reference=True,
     gamma_one={"risk": "inf"}, variant_of=_variant,
-    pretrains=False, step=_step, agreement=_agreement, trains_network=lambda params: not _closed_form(params),
+    pretrains=False, step=_step, agreement=_agreement,
+    trains_network=lambda params: not _closed_form(params),
 )
