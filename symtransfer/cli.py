@@ -157,7 +157,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="pretraining of a method reference")
     chk.add_argument("--depth", type=int, help="network depth L (default: symbolic L)")
     chk.add_argument("--finite-size", action="store_true", dest="finite_size",
-                     help="the exact finite-d expectation (scratch, linear)")
+                     help="the exact finite-d expectation (" + ", ".join(
+                         m.name for m in methods.all_methods() if m.finite_size) + ")")
     chk.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                      help="fix a parameter of the reference, e.g. --set lam=0 (repeatable)")
     chk.add_argument("--domain", action="append", default=[], metavar="NAME=LO:HI",

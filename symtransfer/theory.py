@@ -539,7 +539,8 @@ def risk(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
     ----------
     method : {'scratch', 'linear', 'finetune'}
         Training on the target only; readout refit on frozen pretrained features (ridge with
-        ``lam > 0``); fine-tuning of all layers from the pretrained weights.
+        ``lam > 0``); fine-tuning of all layers from the pretrained weights. Or any method
+        registered in :mod:`symtransfer.methods`.
     gamma : target samples per dimension n/d (> 0). Arrays broadcast with all others.
     theta : angle between source and target teachers, in [0, pi] (not used by 'scratch').
     sigma : target noise standard deviation (>= 0).
