@@ -135,6 +135,12 @@ def test_toy_method_on_the_command_line(source_only, capsys):
                      "--format", "csv"]) == 0
     out = capsys.readouterr().out
     assert "1.0" in out  # 2 - 2 cos(pi/3) = 1
+    assert cli.main(["simulate", "source_only", "--gamma", "0.5", "--theta", "pi/3", "--d", "20",
+                     "--instances", "2", "--format", "json"]) == 0
+    import json
+
+    (row,) = json.loads(capsys.readouterr().out)
+    assert abs(row["MC mean"] - 1.0) < 1e-4 and abs(row["theory"] - 1.0) < 1e-12
 
 
 def test_toy_method_plot_labels(source_only):
