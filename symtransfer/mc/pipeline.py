@@ -29,10 +29,15 @@ from .. import validation as V
 from .data import Design, gaussian_data, population_problem, sample_problem, teachers
 from .gradient_flow import MAX_STEPS, TOL, TrainStats, train
 from .network import Trainable, Weights, small_init
+from .optimizers import Trainer, record_times
+from .optimizers import diagnostics as diagnostics_of
+from .optimizers import validate as validate_optimizer
 from .penalized import train_penalized
 from .result import SimulationResult
 
-_STREAMS = ("pretrain_init", "source_data", "target_data", "scratch_init", "readout")
+# appended streams leave the earlier ones unchanged (SeedSequence children are indexed)
+_STREAMS = ("pretrain_init", "source_data", "target_data", "scratch_init", "readout",
+            "minibatch")
 
 
 def instance_streams(seed: int, instances: int) -> dict[str, list[np.random.Generator]]:
@@ -203,7 +208,9 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
              alpha: float = 1e-5, init: str = "random", tol: float = TOL,
              max_steps: int = MAX_STEPS, rank_tol: float = 1e-3,
              baseline: str = "ridgeless", mu: float = 0.0,
-             progress: bool | None = None) -> SimulationResult:
+             progress: bool | None = None, optimizer: str = "flow", lr: float | None = None,
+             batch_size: int | None = None, epochs: int | None = None,
+             replacement: bool = False, record=None) -> SimulationResult:
     """Monte-Carlo twin of :func:`symtransfer.risk`: same method names and parameters, plus
     the dimension ``d``, the number of independent ``instances`` and the ``seed``.
 
@@ -227,6 +234,15 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
     ``mu > 0`` pretrains (population source, any depth) with the penalty ``mu |w - w_0|^2``
     toward the initialization (:mod:`symtransfer.mc.penalized`; convergence is stationarity).
     With the default small ``alpha`` it is weight decay; a large ``alpha`` gives the lazy end.
+
+    ``optimizer``: how the target phase (scratch, fine-tuning) trains: ``'flow'`` (gradient
+    flow, the default), ``'gd'`` (full-batch gradient descent with step ``lr`` on the loss
+    ``(1/2n)|X beta - y|^2``, at most ``epochs`` steps) or ``'sgd'`` (minibatches of
+    ``batch_size`` rows, ``replacement`` or not, from the instance's own stream); see
+    :mod:`symtransfer.mc.optimizers`. Pretraining is always gradient flow (on the population
+    loss there are no minibatches). ``record``: an integer K (K log-spaced times) or
+    increasing times at which the training state is kept in ``result.trajectory`` (train
+    loss, test risk, distance to the gradient-flow endpoint, layer imbalances).
     """
     if progress is not None and not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"progress must be None, True or False, got {progress!r}")
@@ -239,6 +255,14 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
         params[k] for k in _REALS)
     depth, d, instances, seed, max_steps = (params[k] for k in _INTEGERS)
     progress = None if progress is None else bool(progress)
+    ridge = method == "scratch" and (lam > 0 or baseline == "optimal_ridge")
+    n = _samples(gamma, d, "gamma")
+    opt = validate_optimizer(optimizer, lr=lr, batch_size=batch_size, epochs=epochs,
+                             replacement=replacement, n=n, method=method, ridge=ridge)
+    if record is not None and (method == "linear" or ridge):
+        raise ValueError(f"record keeps a training trajectory; method={method!r} "
+                         "solves its last step in closed form")
+    params.update(opt.settings(), record=record)
     streams = instance_streams(seed, instances)
     theta = 0.0 if theta is None else float(theta)
     _, beta_t = teachers(d, theta)
@@ -246,6 +270,8 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
     problem = design.problem(beta_t, sigma)
     beta_source = None
     options = dict(tol=tol, max_steps=max_steps, progress=progress)
+    fit = Trainer(opt, record_times(record, opt, opt.budget(n, max_steps)), design=design,
+                  beta_t=beta_t, sigma=sigma, rngs=streams["minibatch"])
     diagnostics: dict[str, dict[str, np.ndarray]] = {}
     if method == "scratch" and (lam > 0 or baseline == "optimal_ridge"):
         penalty = sigma ** 2 / gamma if baseline == "optimal_ridge" else lam
@@ -254,8 +280,8 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
         diagnostics["ridge"] = {"lam": np.full(instances, penalty)}
     elif method == "scratch":
         net = Trainable(small_init(streams["scratch_init"], d, depth, alpha, init), problem)
-        stats = train(net, label="scratch", **options)
-        diagnostics["train"] = stats.as_dict()
+        stats = fit(net, label="scratch", **options)
+        diagnostics["train"] = diagnostics_of(stats)
         beta_hat, converged = net.end_to_end(), stats.converged
     else:
         weights, pre = pretrained(seed, instances, d=d, depth=depth, gamma_s=gamma_s,
@@ -271,12 +297,12 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
             converged = pre.converged
         else:
             net = Trainable(weights, problem)
-            stats = train(net, label="finetune", **options)
-            diagnostics["finetune"] = stats.as_dict()
+            stats = fit(net, label="finetune", reference=beta_source, depth=depth, **options)
+            diagnostics["finetune"] = diagnostics_of(stats)
             beta_hat, converged = net.end_to_end(), pre.converged & stats.converged
     errors = np.einsum("kd,kd->k", beta_hat - beta_t, beta_hat - beta_t)
     return SimulationResult(method, params, errors, converged, diagnostics, beta_hat,
-                            beta_source)
+                            beta_source, fit.trajectory)
 
 
 def ridge_regression(problem, lam: float) -> np.ndarray:
