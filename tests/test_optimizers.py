@@ -229,7 +229,16 @@ def test_closed_form_methods_refuse_an_optimizer():
     with pytest.raises(ValueError, match="optimizer"):
         st.simulate("linear", optimizer="gd", lr=0.1, **KW)
     with pytest.raises(ValueError, match="record"):
-        st.simulate("linear", record=5, **KW)
+        st.simulate("linear", record=5, **{**KW, "lam": 0.1})
+
+
+def test_linear_transfer_readout_trajectory_ends_at_the_fitted_readout():
+    r = st.simulate("linear", record=np.geomspace(0.01, 1e4, 9), **KW)
+    t = r.trajectory
+    assert np.allclose(t["risk"][:, -1], r.errors, rtol=1e-8)
+    assert np.all(np.diff(t["loss"], axis=1) <= 1e-12) and np.all(t["loss"][:, -1] < 1e-12)
+    # at t -> 0 the readout is the pretrained one: risk |beta_s - beta_t|^2 = 2 - 2 cos(theta)
+    assert np.allclose(t["risk"][:, 0], 2 - 2 * np.cos(KW["theta"]), atol=0.02)
 
 
 def test_seeds_reproducible_and_instances_independent():
@@ -248,3 +257,28 @@ def test_flow_default_is_unchanged():
     b = st.simulate("finetune", optimizer="flow", **kw)
     assert np.array_equal(a.beta_hat, b.beta_hat)
     assert a.trajectory is None and a.params["optimizer"] == "flow"
+
+
+def test_sweep_takes_optimizer_settings(tmp_path):
+    from symtransfer.sweep import Sweep, run_sweep
+
+    kw = dict(gamma=0.5, theta=0.7, d=40, instances=2, workers=0, progress=False)
+    path = tmp_path / "sgd.npz"
+    sweep = run_sweep("finetune", {"sigma": [0.0, 0.2]}, path=path, optimizer="sgd", lr=0.05,
+                      batch_size=10, **kw)
+    assert sweep.done.all() and Sweep.load(path).settings["batch_size"] == 10
+    direct = st.simulate("finetune", sigma=0.2, optimizer="sgd", lr=0.05, batch_size=10,
+                         **{k: kw[k] for k in ("gamma", "theta", "d", "instances")})
+    assert np.array_equal(sweep.errors[1], direct.errors)
+    with pytest.raises(ValueError, match="batch_size"):
+        run_sweep("finetune", {"sigma": [0.0]}, optimizer="sgd", lr=0.05, batch_size=21, **kw)
+    flow = run_sweep("finetune", {"sigma": [0.0]}, **kw)
+    assert "optimizer" not in flow.settings  # gradient-flow sweep definitions are unchanged
+
+
+def test_trajectory_figure_renders(tmp_path):
+    from symtransfer.plots import risk_trajectories
+
+    fig = risk_trajectories(d=30, instances=2, times=np.geomspace(0.01, 100, 6), lrs=(0.1,))
+    fig.savefig(tmp_path / "trajectories.png", dpi=40)
+    assert (tmp_path / "trajectories.png").stat().st_size > 1000

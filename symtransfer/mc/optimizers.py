@@ -420,6 +420,39 @@ class Trainer:
         return stats
 
 
+def readout_trajectory(weights: Weights, design, beta_t: np.ndarray, sigma: float,
+                       times: np.ndarray, rank_tol: float,
+                       rngs: Sequence[np.random.Generator]) -> dict[str, np.ndarray]:
+    """Linear transfer's trajectory, exactly: gradient flow of the readout W_L on the frozen
+    features from its pretrained value. With ``beta = F W_L`` and the learned basis ``B``
+    (``F F^T = B B^T`` on the learned directions, :func:`~.pipeline.learned_features`),
+    ``beta = B w`` and ``dw/dt = -(G w - h)``, ``G = (XB)^T (XB)/n``, ``h = (XB)^T y/n``: so
+    ``w(t) = w* + Q exp(-Lambda t) Q^T (w(0) - w*)`` (``G = Q Lambda Q^T``), ending at the
+    least-squares readout that ``simulate`` fits. ``rngs``: the readout streams, fresh, so
+    the basis is the one ``simulate`` used. Keys as :meth:`Recorder.result` without
+    ``imbalance`` (the features do not train)."""
+    from .pipeline import learned_features
+
+    X, y = design.X, design.labels(beta_t, sigma)
+    n = X.shape[1]
+    beta_s = weights.end_to_end()
+    rows: dict[str, list[np.ndarray]] = {"loss": [], "risk": [], "distance": []}
+    for k, B in enumerate(learned_features(weights.features(), rank_tol, rngs)):
+        XB = X[k] @ B
+        w_star = np.linalg.lstsq(XB, y[k], rcond=None)[0]
+        w0 = np.linalg.lstsq(B, beta_s[k], rcond=None)[0]
+        lam, Q = np.linalg.eigh(XB.T @ XB / n)
+        w = w_star + (np.exp(-np.outer(times, lam)) * (Q.T @ (w0 - w_star))) @ Q.T  # (R, k)
+        beta = w @ B.T
+        res = w @ XB.T - y[k]
+        res_star = XB @ w_star - y[k]
+        rows["loss"].append(0.5 * (np.sum(res ** 2, axis=1) - res_star @ res_star) / n)
+        rows["risk"].append(np.sum((beta - beta_t) ** 2, axis=1))
+        rows["distance"].append(np.linalg.norm(beta - B @ w_star, axis=1))
+    return {"time": np.asarray(times, dtype=float),
+            **{key: np.stack(value) for key, value in rows.items()}}
+
+
 def _flow_endpoint(problem: Problem, reference: np.ndarray | None, depth: int) -> np.ndarray:
     from .mechanism import finetune_endpoint
 

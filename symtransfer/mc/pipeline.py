@@ -29,7 +29,7 @@ from .. import validation as V
 from .data import Design, gaussian_data, population_problem, sample_problem, teachers
 from .gradient_flow import MAX_STEPS, TOL, TrainStats, train
 from .network import Trainable, Weights, small_init
-from .optimizers import Trainer, record_times
+from .optimizers import Trainer, readout_trajectory, record_times
 from .optimizers import diagnostics as diagnostics_of
 from .optimizers import validate as validate_optimizer
 from .penalized import train_penalized
@@ -259,9 +259,9 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
     n = _samples(gamma, d, "gamma")
     opt = validate_optimizer(optimizer, lr=lr, batch_size=batch_size, epochs=epochs,
                              replacement=replacement, n=n, method=method, ridge=ridge)
-    if record is not None and (method == "linear" or ridge):
-        raise ValueError(f"record keeps a training trajectory; method={method!r} "
-                         "solves its last step in closed form")
+    if record is not None and (ridge or (method == "linear" and lam > 0)):
+        raise ValueError("record keeps a training trajectory: ridge solves its last step in "
+                         "closed form (linear transfer with lam=0 records its readout's flow)")
     params.update(opt.settings(), record=record)
     streams = instance_streams(seed, instances)
     theta = 0.0 if theta is None else float(theta)
@@ -295,6 +295,10 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
                                          streams["readout"])
             diagnostics["readout"] = {"rank": rank}
             converged = pre.converged
+            if fit.times is not None:
+                fresh = instance_streams(seed, instances)["readout"]  # the basis fit_readout used
+                fit.trajectory = readout_trajectory(weights, design, beta_t, sigma, fit.times,
+                                                    rank_tol, fresh)
         else:
             net = Trainable(weights, problem)
             stats = fit(net, label="finetune", reference=beta_source, depth=depth, **options)
