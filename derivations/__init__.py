@@ -12,7 +12,10 @@ that the expression symtransfer ships is the same expression:
 * :mod:`.distances` -- dataset distances and the feature overlap;
 * :mod:`.penalty` -- pretraining with a penalty toward the initialization, and its best value;
 * :mod:`.spectra` -- risks with an input covariance (deterministic equivalents), reducing to
-  the isotropic ones.
+  the isotropic ones;
+* :mod:`.optimizers` -- finite-step gradient descent and SGD: what stays exact (the frozen
+  null space, the rank-1 alignment), how the imbalance drifts, and the fine-tuning scale c
+  with the drift.
 
 ``python -m derivations`` runs :func:`run_all` and prints one line per check.
 
@@ -53,7 +56,7 @@ N_POINTS = 24
 SIMPLIFY_MAX_OPS = 60
 
 MODULES = ("primitives", "scratch", "source", "linear", "finetune", "phase", "properties",
-           "ridge", "distances", "penalty", "spectra")
+           "ridge", "distances", "penalty", "spectra", "optimizers")
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import pytest
 import symtransfer as st
 from symtransfer.mc import ConvergenceError
 from symtransfer.mc.network import Trainable, Weights
-from symtransfer.mc.optimizers import Minibatches, Optimizer, _Data, descend, imbalance_norms
+from symtransfer.mc.optimizers import Minibatches, Optimizer, _Data, descend
 from symtransfer.mc.pipeline import pretrained, target_design
 
 KW = dict(gamma=0.5, theta=np.pi / 4, sigma=0.2, d=60, instances=3, seed=3, progress=False,
@@ -282,3 +282,35 @@ def test_trajectory_figure_renders(tmp_path):
     fig = risk_trajectories(d=30, instances=2, times=np.geomspace(0.01, 100, 6), lrs=(0.1,))
     fig.savefig(tmp_path / "trajectories.png", dpi=40)
     assert (tmp_path / "trajectories.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+def test_step_size_effect_on_the_finetuning_scale_is_predicted_by_the_measured_drift(depth):
+    """derivations/optimizers.py (e): given the imbalance a gd run ends with, its endpoint is
+    b + c(Delta) P_perp beta_s exactly (to the convergence tolerance 1e-9; the flow's own
+    integrator drift leaves ~1e-5); (g): the drift lies in [0, lr L0] to first order, so the
+    shift is at most the per-run first-order bound (5% allowance for the O(lr^2) terms at
+    lr = 0.02, about 0.06 of the stability bound)."""
+    from symtransfer.mc.data import teachers
+    from symtransfer.mc.mechanism import _split
+    from symtransfer.mc.optimizers import imbalanced_endpoint
+
+    kw = {**KW, "depth": depth}
+    lr = 0.02
+    run = st.simulate("finetune", optimizer="gd", lr=lr, record=[lr, 1e4], **kw)
+    flow = st.simulate("finetune", **kw)
+    _, beta_t = teachers(kw["d"], kw["theta"])
+    problem = target_design(kw["seed"], 3, kw["d"], 30).problem(beta_t, kw["sigma"])
+    delta = run.trajectory["trace_imbalance"][:, -1]
+    predicted, c = imbalanced_endpoint(run.beta_source, problem, depth, delta)
+    assert np.all(np.linalg.norm(run.beta_hat - predicted, axis=1) <= 1e-7)
+    assert np.all(np.abs(delta[:, 1:]) <= 1e-7)  # layers 2..L stay balanced
+    loss0 = problem.loss(problem.to_coordinates(run.beta_source))
+    assert np.all((delta[:, 0] > 0) & (delta[:, 0] <= lr * loss0 * 1.05))
+    _, c_bound = imbalanced_endpoint(run.beta_source, problem, depth,
+                                     np.c_[lr * loss0, np.zeros((3, depth - 2))])
+    _, c_flow = imbalanced_endpoint(run.beta_source, problem, depth, np.zeros((3, depth - 1)))
+    _, perp = _split(problem, run.beta_source)
+    shift = np.linalg.norm(run.beta_hat - flow.beta_hat, axis=1)
+    assert np.all(c < c_flow)  # the first layer gains: c decreases
+    assert np.all(shift <= 1.05 * np.abs(c_bound - c_flow) * np.linalg.norm(perp, axis=1))

@@ -241,13 +241,16 @@ class Recorder:
         z, _ = net.forward()
         row = {"loss": net.problem.loss(z),
                "risk": _sq(beta - self.beta_t),
-               "imbalance": imbalance_norms(net)}
+               "imbalance": imbalance_norms(net),
+               "trace_imbalance": trace_imbalances(net)}
         if self.endpoint is not None:
             row["distance"] = np.sqrt(_sq(beta - self.endpoint))
         self.rows.append(row)
 
     def result(self) -> dict[str, np.ndarray]:
-        """``time`` (R,), ``loss``/``risk``/``distance`` (K, R), ``imbalance`` (K, R, L-1)."""
+        """``time`` (R,), ``loss``/``risk``/``distance`` (K, R), ``imbalance`` and
+        ``trace_imbalance`` (K, R, L-1): the Frobenius norms of the imbalances and their traces
+        ``|W_l|_F^2 - |W_(l+1)|_F^2`` (signed; for rank-1 weights the norm is its modulus)."""
         out = {"time": self.times[:len(self.rows)]}
         for key in self.rows[0]:
             out[key] = np.stack([row[key] for row in self.rows], axis=1)
@@ -284,6 +287,12 @@ def outer_grams(net: Trainable) -> list[np.ndarray]:
     outs = [np.matmul(M, M.transpose(0, 2, 1)) for M in map(_current, net.middle)]
     last = net.last
     return outs + [np.einsum("ki,kj->kij", last, last)]
+
+
+def trace_imbalances(net: Trainable) -> np.ndarray:
+    """``tr(W_l^T W_l - W_(l+1) W_(l+1)^T) = |W_l|_F^2 - |W_(l+1)|_F^2``, (K, L-1)."""
+    norms = [np.einsum("kii->k", g) for g in layer_grams(net)]
+    return np.stack([a - b for a, b in zip(norms[:-1], norms[1:])], axis=1)
 
 
 def imbalance_norms(net: Trainable) -> np.ndarray:
@@ -467,3 +476,76 @@ def diagnostics(stats: TrainStats) -> dict[str, np.ndarray]:
     if getattr(stats, "lr_bound", None) is not None:
         out["lr_bound"] = stats.lr_bound
     return out
+
+
+# --------------------------------------------------------------------------- the endpoint
+
+
+def imbalanced_endpoint(beta_s: np.ndarray, problem: Problem, depth: int,
+                        imbalance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fine-tuning's endpoint when the run ends with trace imbalances ``imbalance`` (K, L-1)
+    instead of the flow's (zero, from balanced pretrained weights): ``(beta_hat, c)``.
+
+    Exact for any optimizer that keeps the rank-1 alignment and freezes ``P_perp W_1`` (the
+    flow, gd and sgd: ``derivations/optimizers.py``). With ``W_1 = w u_2^T``,
+    ``W_l = s_l u_l u_(l+1)^T``: ``s_l^2 = x + sum_(j=l)^(L-1) delta_j`` (``x = s_L^2``) and
+    ``|w|^2 = s_2^2 + delta_1``; interpolation ``prod s_l P w = b`` and the frozen
+    ``|P_perp w|^2 = m^2`` give ``s_2^2 + delta_1 - m^2 - |b|^2 / prod_l s_l^2 = 0``, increasing
+    in x (solved by bisection; for L = 2 the root of ``q^2 + (delta - m^2) q - |b|^2``), and
+    ``c = prod_l s_l / s0^(L-1)``. Zero imbalance gives
+    :func:`~symtransfer.mc.mechanism.finetune_endpoint`'s exact form.
+    """
+    from .mechanism import _split
+
+    b, perp = _split(problem, beta_s)
+    norm_s = np.linalg.norm(beta_s, axis=1)
+    s0_sq = norm_s ** (2.0 / depth)
+    m_sq = s0_sq * _sq(perp) / norm_s ** 2
+    b_sq = _sq(b)
+    delta = np.asarray(imbalance, dtype=float).reshape(len(b_sq), depth - 1)
+    c = np.array([_scale(depth, m, bb, dl, s0) for m, bb, dl, s0 in
+                  zip(m_sq, b_sq, delta, s0_sq)])
+    return b + c[:, None] * perp, c
+
+
+def _scale(depth: int, m_sq: float, b_sq: float, delta: np.ndarray, s0_sq: float) -> float:
+    """c for one instance (see :func:`imbalanced_endpoint`)."""
+    tails = np.concatenate([np.cumsum(delta[1:][::-1])[::-1], [0.0]])  # sum_(j>=l) delta_j
+
+    def excess(x: float) -> float:
+        sq = x + tails  # s_2^2 .. s_L^2
+        return sq[0] + delta[0] - m_sq - b_sq / np.prod(sq)
+
+    lo = max(1e-300, -float(tails.min()) * (1 + 1e-12) + 1e-300)
+    hi = max(1.0, 2 * lo)
+    while excess(hi) < 0:
+        hi *= 2
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if excess(mid) < 0 else (lo, mid)
+    sq = 0.5 * (lo + hi) + tails
+    return float(np.sqrt(np.prod(sq)) / s0_sq ** ((depth - 1) / 2))
+
+
+def shift_bound(gamma: float, theta: float, sigma: float, depth: int = 2) -> float:
+    """Closed-form bound, to first order in lr, of the gd fine-tuning endpoint's shift per
+    unit step ``|beta_gd - beta_flow| / lr`` (population pretraining, ``|beta_s| = 1``,
+    gamma < 1, asymptotic in d): ``L0 c (L-1) sqrt(1-gamma) / (2 (L kappa - (L-1)(1-gamma)))``
+    with ``L0 = (2 - 2 cos(theta) + sigma^2)/2`` the initial loss, ``kappa`` the positive root of
+    ``kappa^L - (1-gamma) kappa^(L-1) - B`` and ``c = kappa^((L-1)/2)``.
+
+    From ``derivations/optimizers.py``: gd changes only the first imbalance
+    ``delta_1 = |W_1|^2 - |W_2|^2``, by ``lr^2 (|G_1|^2 - |G_2|^2) >= 0`` per step, so to first
+    order ``0 <= delta_1 <= lr (L0 - L_end)`` (the flow dissipates ``sum_l |G_l|^2``), and
+    ``dc/d delta_1 = -c (L-1) / (2 (L kappa - (L-1) m^2))``. The shift is along
+    ``P_perp beta_s`` (norm ``sqrt(1-gamma)``). A bound, not the value: the part
+    ``lr int |G_2|^2 dt`` of the loss dissipated through the other layers does not drift.
+    """
+    from .._roots import positive_root
+
+    B = gamma + sigma ** 2 * gamma / (1 - gamma)
+    a = 1 - gamma
+    kappa = float(positive_root(depth, a, B))
+    c = kappa ** ((depth - 1) / 2)
+    loss0 = (2 - 2 * math.cos(theta) + sigma ** 2) / 2
+    return loss0 * c * (depth - 1) * math.sqrt(a) / (2 * (depth * kappa - (depth - 1) * a))
