@@ -549,3 +549,20 @@ def shift_bound(gamma: float, theta: float, sigma: float, depth: int = 2) -> flo
     c = kappa ** ((depth - 1) / 2)
     loss0 = (2 - 2 * math.cos(theta) + sigma ** 2) / 2
     return loss0 * c * (depth - 1) * math.sqrt(a) / (2 * (depth * kappa - (depth - 1) * a))
+
+
+def risk_shift_estimate(gamma: float, theta: float, sigma: float, depth: int = 2) -> float:
+    """First-order closed-form estimate of ``d(risk)/d lr`` of gd fine-tuning (same setting as
+    :func:`shift_bound`): the risk's null-space part ``(1-gamma)(c^2 - 2 c cos(theta) + 1)``
+    (derivations/finetune.py with ``N_s = 1, O_s = cos(theta)``) changes by
+    ``(1-gamma) 2 (c - cos(theta)) dc`` with ``dc = -lr L0 c (L-1)/(2 (L kappa - (L-1)(1-gamma)))``
+    at the estimate ``Delta = lr L0`` of the drift (an upper bound on |Delta| at first order)."""
+    from .._roots import positive_root
+
+    a = 1 - gamma
+    B = gamma + sigma ** 2 * gamma / a
+    kappa = float(positive_root(depth, a, B))
+    c = kappa ** ((depth - 1) / 2)
+    loss0 = (2 - 2 * math.cos(theta) + sigma ** 2) / 2
+    dc = -loss0 * c * (depth - 1) / (2 * (depth * kappa - (depth - 1) * a))
+    return a * 2 * (c - math.cos(theta)) * dc
