@@ -85,8 +85,8 @@ def risk_trajectories(runs: Mapping[str, Any] | None = None, **kw: Any):
         _band(right, tr["time"], tr["imbalance"][..., 0], color,
               f"{name}: |W\u2081\u1d40W\u2081 - W\u2082W\u2082\u1d40|", ls=":")
     right.set(xscale="log", yscale="log", xlabel="training time t",
-              title="fine-tuning: distance to \u03b2_flow (the conservation-law endpoint), "
-                    "imbalance")
+              title="fine-tuning: distance to \u03b2_flow (the conservation-law\n"
+                    "endpoint) and layer imbalance")
     right.legend(fontsize=8)
     fig.suptitle(f"{_params_text(**params)}, d = {p['d']}, {runs['finetune'].instances} runs",
                  fontsize=10)
