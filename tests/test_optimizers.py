@@ -210,6 +210,7 @@ def test_diverging_learning_rate_is_flagged_and_not_averaged():
 
 @pytest.mark.parametrize("kw, name", [
     (dict(optimizer="gd", lr=0.0), "lr"), (dict(optimizer="gd", lr=-1.0), "lr"),
+    (dict(optimizer="gd", lr="0.1"), "lr"), (dict(optimizer="gd", lr=float("inf")), "lr"),
     (dict(optimizer="gd"), "lr"), (dict(optimizer="sgd", lr=0.1), "batch_size"),
     (dict(optimizer="sgd", lr=0.1, batch_size=31), "batch_size"),
     (dict(optimizer="sgd", lr=0.1, batch_size=0), "batch_size"),
@@ -319,3 +320,11 @@ def test_step_size_effect_on_the_finetuning_scale_is_predicted_by_the_measured_d
     _, perp = _split(problem, run.beta_source)
     shift = np.linalg.norm(run.beta_hat - st.simulate("finetune", **kw).beta_hat, axis=1)
     assert np.all(shift <= 1.05 * np.abs(c_bound - c_flow) * np.linalg.norm(perp, axis=1))
+
+
+def test_command_line_runs_gd():
+    from symtransfer.cli import main
+
+    code = main(["simulate", "finetune", "--gamma", "0.5", "--theta", "pi/4", "--d", "40",
+                 "--instances", "2", "--optimizer", "gd", "--lr", "0.05", "--format", "json"])
+    assert code == 0

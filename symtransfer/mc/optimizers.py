@@ -99,8 +99,9 @@ def validate(optimizer: Any, *, lr: Any, batch_size: Any, epochs: Any, replaceme
     if method == "linear" or ridge:
         raise ValueError(f"optimizer={optimizer!r} trains the network; method={method!r} "
                          "solves its last step in closed form (use optimizer='flow')")
-    if lr is None or isinstance(lr, (bool, np.bool_)) or not np.isscalar(lr) \
-            or not np.isreal(lr) or not (math.isfinite(float(lr)) and float(lr) > 0):
+    real = isinstance(lr, (int, float, np.integer, np.floating)) \
+        and not isinstance(lr, (bool, np.bool_))
+    if not real or not (math.isfinite(float(lr)) and float(lr) > 0):
         raise ValueError(f"lr must be a finite number > 0 for optimizer={optimizer!r}, "
                          f"got {lr!r}")
     if epochs is not None:

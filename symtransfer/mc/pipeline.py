@@ -262,7 +262,9 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
     if record is not None and (ridge or (method == "linear" and lam > 0)):
         raise ValueError("record keeps a training trajectory: ridge solves its last step in "
                          "closed form (linear transfer with lam=0 records its readout's flow)")
-    params.update(opt.settings(), record=record)
+    times = record_times(record, opt, opt.budget(n, max_steps))
+    params.update(opt.settings(), record=record if times is None or isinstance(record, int)
+                  else times.tolist())
     streams = instance_streams(seed, instances)
     theta = 0.0 if theta is None else float(theta)
     _, beta_t = teachers(d, theta)
@@ -270,8 +272,8 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
     problem = design.problem(beta_t, sigma)
     beta_source = None
     options = dict(tol=tol, max_steps=max_steps, progress=progress)
-    fit = Trainer(opt, record_times(record, opt, opt.budget(n, max_steps)), design=design,
-                  beta_t=beta_t, sigma=sigma, rngs=streams["minibatch"])
+    fit = Trainer(opt, times, design=design, beta_t=beta_t, sigma=sigma,
+                  rngs=streams["minibatch"])
     diagnostics: dict[str, dict[str, np.ndarray]] = {}
     if method == "scratch" and (lam > 0 or baseline == "optimal_ridge"):
         penalty = sigma ** 2 / gamma if baseline == "optimal_ridge" else lam
