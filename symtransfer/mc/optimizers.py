@@ -35,12 +35,19 @@ not run at all) or at the last one (a minimum with a larger step is unstable: th
 oscillate, or it escaped to a flatter region by a catapult, which is not the small-step
 dynamics this module compares with the flow). Such runs are never averaged. The smaller of
 the two bounds is reported per instance as ``diagnostics[phase]["lr_bound"]``.
+
+**Trajectories** (``simulate(record=...)``): :class:`Recorder` keeps the state at given times
+(gd/sgd: whole steps, time = lr x steps; the flow: :func:`flow_recorded`; linear transfer: the
+readout's flow in closed form, :func:`readout_trajectory`). **Endpoints**:
+:func:`imbalanced_endpoint` predicts a fine-tuning run's endpoint from the imbalance it ends
+with (exact for flow, gd and sgd), :func:`shift_bound` and :func:`risk_shift_estimate` are the
+first-order closed forms in lr (derived in ``derivations/optimizers.py``).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -391,9 +398,6 @@ def flow_recorded(net: Trainable, recorder: Recorder, options: dict[str, Any]) -
     stats = train(net, **options)
     stats.steps, stats.evaluations = stats.steps + steps, stats.evaluations + evaluations
     return stats
-
-
-Fit = Callable[..., TrainStats]
 
 
 class Trainer:

@@ -237,12 +237,14 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
 
     ``optimizer``: how the target phase (scratch, fine-tuning) trains: ``'flow'`` (gradient
     flow, the default), ``'gd'`` (full-batch gradient descent with step ``lr`` on the loss
-    ``(1/2n)|X beta - y|^2``, at most ``epochs`` steps) or ``'sgd'`` (minibatches of
-    ``batch_size`` rows, ``replacement`` or not, from the instance's own stream); see
-    :mod:`symtransfer.mc.optimizers`. Pretraining is always gradient flow (on the population
-    loss there are no minibatches). ``record``: an integer K (K log-spaced times) or
-    increasing times at which the training state is kept in ``result.trajectory`` (train
-    loss, test risk, distance to the gradient-flow endpoint, layer imbalances).
+    ``(1/2n)|X beta - y|^2``) or ``'sgd'`` (minibatches of ``batch_size`` rows,
+    ``replacement`` or not, from the instance's own stream), for at most ``epochs`` epochs
+    (default: ``max_steps`` steps); see :mod:`symtransfer.mc.optimizers`. Pretraining is
+    always gradient flow (on the population loss there are no minibatches); linear transfer
+    and ridge keep their closed-form last step (``optimizer='flow'`` only). ``record``: an
+    integer K (K log-spaced times) or increasing times at which the training state is kept in
+    ``result.trajectory`` (train loss, test risk, distance to the gradient-flow endpoint,
+    layer imbalances; for linear transfer with ``lam=0`` its readout's flow, in closed form).
     """
     if progress is not None and not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"progress must be None, True or False, got {progress!r}")
