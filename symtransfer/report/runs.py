@@ -83,11 +83,16 @@ def _simulate_task(method: str, params: dict, d: int, instances: int, seed: int)
     r = simulate(method, d=d, instances=instances, seed=seed, progress=False, **params)
     out = {"errors": r.errors, "converged": r.converged.astype(float)}
     if method == "finetune":
+        from ..mc.control import design_controls
         from ..plots import form_runs
 
         comparison = form_runs([r])
         for key in ("exact_errors", "paper_errors", "dist_exact", "dist_paper"):
             out[key] = comparison[key][0]
+        try:
+            out["controls"], out["control_means"] = design_controls(r)
+        except ValueError:  # |n - d| <= 1: no control variate with a finite mean
+            pass
     return out
 
 
