@@ -37,6 +37,10 @@ AXES = ("gamma", "theta", "sigma", "lam", "depth", "gamma_s", "sigma_s", "mu")
 SETTINGS = dict(gamma=None, theta=None, sigma=0.0, lam=0.0, depth=2, gamma_s=None, sigma_s=0.0, d=200, instances=20,
                 seed=0, alpha=1e-5, init="random", tol=1e-6, max_steps=100_000,
                 rank_tol=1e-3, baseline="ridgeless", mu=0.0)
+#: optimizer settings (:mod:`symtransfer.mc.optimizers`): stored in a sweep file only when
+#: given, so the definitions of gradient-flow sweeps (and their files) stay as they were
+OPTIMIZER_SETTINGS = dict(optimizer="flow", lr=None, batch_size=None, epochs=None,
+                          replacement=False)
 
 
 @dataclass
@@ -198,9 +202,10 @@ def run_sweep(method: str, grid: dict[str, Iterable], *, path: str | os.PathLike
     progress : a tqdm bar over grid points (None: shown when the sweep lasts over 2 s).
     """
     V.method_name(method)
-    unknown = set(settings) - set(SETTINGS)
+    unknown = set(settings) - set(SETTINGS) - set(OPTIMIZER_SETTINGS)
     if unknown:
-        raise TypeError(f"unknown setting(s) {sorted(unknown)}; use {sorted(SETTINGS)}")
+        raise TypeError(f"unknown setting(s) {sorted(unknown)}; use "
+                        f"{sorted(SETTINGS) + sorted(OPTIMIZER_SETTINGS)}")
     grid = _grid(grid)
     clash = set(grid) & set(settings)
     if clash:
@@ -225,13 +230,18 @@ def run_sweep(method: str, grid: dict[str, Iterable], *, path: str | os.PathLike
 
 def _validate_points(method: str, settings: dict[str, Any], points: list) -> None:
     """Check every point's parameters before any work starts (errors name the parameter)."""
+    from .mc.optimizers import validate as validate_optimizer
     from .mc.pipeline import _validate
 
     for _, params in points:
         kw = {**settings, **params}
         if kw["gamma"] is None:
             raise ValueError("gamma must be given, as a grid axis or a setting")
-        _validate(method, kw)
+        kw = _validate(method, kw)
+        opt = {name: kw.get(name, value) for name, value in OPTIMIZER_SETTINGS.items()}
+        validate_optimizer(opt.pop("optimizer"), **opt, n=int(round(kw["gamma"] * kw["d"])),
+                           method=method, ridge=method == "scratch" and (
+                               kw["lam"] > 0 or kw["baseline"] == "optimal_ridge"))
 
 
 def _execute(method, settings, todo, workers, client, progress):

@@ -31,10 +31,14 @@ from .. import validation as V
 from .data import Design, gaussian_data, population_problem, sample_problem, teachers
 from .gradient_flow import MAX_STEPS, TOL, TrainStats, train
 from .network import Trainable, Weights, small_init
+from .optimizers import Trainer, record_times
+from .optimizers import validate as validate_optimizer
 from .penalized import train_penalized
 from .result import SimulationResult
 
-_STREAMS = ("pretrain_init", "source_data", "target_data", "scratch_init", "readout")
+# appended streams leave the earlier ones unchanged (SeedSequence children are indexed)
+_STREAMS = ("pretrain_init", "source_data", "target_data", "scratch_init", "readout",
+            "minibatch")
 
 
 def instance_streams(seed: int, instances: int) -> dict[str, list[np.random.Generator]]:
@@ -207,7 +211,9 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
              alpha: float = 1e-5, init: str = "random", tol: float = TOL,
              max_steps: int = MAX_STEPS, rank_tol: float = 1e-3,
              baseline: str = "ridgeless", mu: float = 0.0,
-             progress: bool | None = None) -> SimulationResult:
+             progress: bool | None = None, optimizer: str = "flow", lr: float | None = None,
+             batch_size: int | None = None, epochs: int | None = None,
+             replacement: bool = False, record=None) -> SimulationResult:
     """Monte-Carlo twin of :func:`symtransfer.risk`: same method names and parameters, plus
     the dimension ``d``, the number of independent ``instances`` and the ``seed``.
 
@@ -231,6 +237,17 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
     ``mu > 0`` pretrains (population source, any depth) with the penalty ``mu |w - w_0|^2``
     toward the initialization (:mod:`symtransfer.mc.penalized`; convergence is stationarity).
     With the default small ``alpha`` it is weight decay; a large ``alpha`` gives the lazy end.
+
+    ``optimizer``: how the target phase (scratch, fine-tuning) trains: ``'flow'`` (gradient
+    flow, the default), ``'gd'`` (full-batch gradient descent with step ``lr`` on the loss
+    ``(1/2n)|X beta - y|^2``) or ``'sgd'`` (minibatches of ``batch_size`` rows,
+    ``replacement`` or not, from the instance's own stream), for at most ``epochs`` epochs
+    (default: ``max_steps`` steps); see :mod:`symtransfer.mc.optimizers`. Pretraining is
+    always gradient flow (on the population loss there are no minibatches); linear transfer
+    and ridge keep their closed-form last step (``optimizer='flow'`` only). ``record``: an
+    integer K (K log-spaced times) or increasing times at which the training state is kept in
+    ``result.trajectory`` (train loss, test risk, distance to the gradient-flow endpoint,
+    layer imbalances; for linear transfer with ``lam=0`` its readout's flow, in closed form).
     """
     if progress is not None and not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"progress must be None, True or False, got {progress!r}")
@@ -243,6 +260,17 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
         params[k] for k in _REALS)
     depth, d, instances, seed, max_steps = (params[k] for k in _INTEGERS)
     progress = None if progress is None else bool(progress)
+    m = methods.get(method)
+    closed_form = not m.trains_network(params)  # no optimizer trains its last step
+    n = _samples(gamma, d, "gamma")
+    opt = validate_optimizer(optimizer, lr=lr, batch_size=batch_size, epochs=epochs,
+                             replacement=replacement, n=n, method=method, ridge=closed_form)
+    if record is not None and not m.records(params):
+        raise ValueError("record keeps a training trajectory: ridge solves its last step in "
+                         "closed form (linear transfer with lam=0 records its readout's flow)")
+    times = record_times(record, opt, opt.budget(n, max_steps))
+    params.update(opt.settings(), record=record if times is None or isinstance(record, int)
+                  else times.tolist())
     streams = instance_streams(seed, instances)
     theta = 0.0 if theta is None else float(theta)
     _, beta_t = teachers(d, theta)
@@ -250,9 +278,10 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
     problem = design.problem(beta_t, sigma)
     beta_source = weights = None
     options = dict(tol=tol, max_steps=max_steps, progress=progress)
+    fit = Trainer(opt, times, design=design, beta_t=beta_t, sigma=sigma,
+                  rngs=streams["minibatch"])
     diagnostics: dict[str, dict[str, np.ndarray]] = {}
     converged = np.ones(instances, dtype=bool)
-    m = methods.get(method)
     if m.pretrains:
         weights, pre = pretrained(seed, instances, d=d, depth=depth, gamma_s=gamma_s,
                                   sigma_s=sigma_s, alpha=alpha, init=init, tol=tol,
@@ -261,12 +290,13 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
         beta_source = weights.end_to_end()
         converged = pre.converged
     outcome = m.simulate_step(methods.Context(params, streams, design, problem, beta_t,
-                                              options, weights))
+                                              options, weights, fit=fit,
+                                              beta_source=beta_source))
     diagnostics.update(outcome.diagnostics)
     beta_hat, converged = outcome.beta_hat, converged & outcome.converged
     errors = np.einsum("kd,kd->k", beta_hat - beta_t, beta_hat - beta_t)
     return SimulationResult(method, params, errors, converged, diagnostics, beta_hat,
-                            beta_source)
+                            beta_source, fit.trajectory)
 
 
 def ridge_regression(problem, lam: float) -> np.ndarray:

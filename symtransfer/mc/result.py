@@ -21,7 +21,9 @@ class SimulationResult:
     ('pretrain', 'train', 'finetune', 'readout') to per-instance arrays (steps, error, loss, ...).
     ``beta_hat`` (K, d) holds the trained end-to-end vectors and ``beta_source`` (K, d) the
     pretrained ones (None for scratch); the teachers are ``beta_s = e_1`` and
-    ``beta_t = cos(theta) e_1 + sin(theta) e_2``.
+    ``beta_t = cos(theta) e_1 + sin(theta) e_2``. ``trajectory`` (with ``simulate(record=...)``)
+    holds the training state of the target phase at recorded times
+    (:class:`symtransfer.mc.optimizers.Recorder`).
     """
 
     method: str
@@ -31,6 +33,7 @@ class SimulationResult:
     diagnostics: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     beta_hat: np.ndarray | None = field(default=None, repr=False)
     beta_source: np.ndarray | None = field(default=None, repr=False)
+    trajectory: dict[str, np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def instances(self) -> int:

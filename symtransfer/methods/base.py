@@ -52,7 +52,10 @@ class FiniteSize:
 class Context:
     """What a simulation step gets: the validated (plain Python) parameters, the instances'
     random streams, the target design and its problem, the target teacher, the training
-    options and, for a method that pretrains, the pretrained weights (read-only)."""
+    options (``tol``, ``max_steps``, ``progress``), for a method that pretrains the pretrained
+    weights (read-only) and their end-to-end vectors, and ``fit``, the trainer of the chosen
+    optimizer (:class:`symtransfer.mc.optimizers.Trainer`: ``fit(net, label=..., **options)``
+    trains a network and keeps its trajectory when one is recorded)."""
 
     params: dict[str, Any]
     streams: dict[str, list]
@@ -61,6 +64,8 @@ class Context:
     beta_t: np.ndarray
     options: dict[str, Any]
     weights: Any = None
+    fit: Any = None
+    beta_source: np.ndarray | None = None
 
 
 @dataclass
@@ -109,7 +114,10 @@ class Method:
         ridge penalty lam is on ('' for the plain learner).
     Monte-Carlo side
         ``pretrains``; ``step(context) -> Outcome`` (None: no simulation);
-        ``trains_network(params)`` (False where the step is closed form: memory estimate);
+        ``trains_network(params)`` (whether the step trains the network on the target, so
+        that ``optimizer=`` applies; False where it is closed form);
+        ``records_trajectory(params)`` (whether ``record=`` can keep its trajectory; None:
+        where it trains the network);
         ``endpoint(beta_s, problem, depth, form)`` (or None) the per-run endpoint predicted
         in closed form, with ``endpoint_forms`` the forms it predicts;
         ``agreement(params, d) -> (theory value, what it is, allowance, why)``: what a
@@ -146,6 +154,7 @@ class Method:
     pretrains: bool = True
     step: Callable[[Context], Outcome] | None = None
     trains_network: Callable[[dict], bool] = lambda params: True
+    records_trajectory: Callable[[dict], bool] | None = None
     endpoint: Callable[..., np.ndarray] | None = None
     endpoint_forms: tuple[str, ...] = ()
     agreement: Callable[[dict, int], tuple] | None = None
@@ -228,6 +237,12 @@ class Method:
         raise ValueError(f"method {self.name!r} has no {quantity!r} expression")
 
     # ----------------------------------------------------------------- Monte-Carlo side
+
+    def records(self, params: dict) -> bool:
+        """Whether a simulation with these (validated) parameters can record a trajectory."""
+        if self.records_trajectory is not None:
+            return self.records_trajectory(params)
+        return self.trains_network(params)
 
     def simulate_step(self, context: Context) -> Outcome:
         """Run this method's training/readout step (after pretraining, if it pretrains)."""

@@ -50,13 +50,14 @@ def _endpoint(beta_s: np.ndarray, problem, depth: int, form: str) -> np.ndarray:
 
 
 def _step(ctx: Context) -> Outcome:
-    """Gradient flow on every layer, starting from the pretrained weights."""
-    from ..mc.gradient_flow import train
+    """Gradient flow (or the chosen optimizer) on every layer, from the pretrained weights."""
     from ..mc.network import Trainable
+    from ..mc.optimizers import diagnostics
 
     net = Trainable(ctx.weights, ctx.problem)
-    stats = train(net, label="finetune", **ctx.options)
-    return Outcome(net.end_to_end(), stats.converged, {"finetune": stats.as_dict()})
+    stats = ctx.fit(net, label="finetune", reference=ctx.beta_source,
+                    depth=ctx.params["depth"], **ctx.options)
+    return Outcome(net.end_to_end(), stats.converged, {"finetune": diagnostics(stats)})
 
 
 def _agreement(params: dict, d: int) -> tuple:

@@ -51,12 +51,18 @@ def _gamma_s_one(quantity: str, *, below: np.ndarray, scratch, backend) -> np.nd
 def _step(ctx: Context) -> Outcome:
     """Refit the readout on the frozen pretrained features (ridge, or least squares on the
     learned feature space)."""
-    from ..mc.pipeline import fit_readout
+    from ..mc.optimizers import readout_trajectory
+    from ..mc.pipeline import fit_readout, instance_streams
 
     p = ctx.params
     beta_hat, rank = fit_readout(ctx.weights.features(), ctx.design.X,
                                  ctx.design.labels(ctx.beta_t, p["sigma"]), p["lam"],
                                  p["rank_tol"], ctx.streams["readout"])
+    if ctx.fit is not None and ctx.fit.times is not None:  # the readout's flow, recorded
+        fresh = instance_streams(p["seed"], p["instances"])["readout"]  # the basis used above
+        ctx.fit.trajectory = readout_trajectory(ctx.weights, ctx.design, ctx.beta_t,
+                                                p["sigma"], ctx.fit.times, p["rank_tol"],
+                                                fresh)
     return Outcome(beta_hat, np.ones(p["instances"], dtype=bool), {"readout": {"rank": rank}})
 
 
@@ -89,4 +95,6 @@ LINEAR = Method(
     sources=("population", "finite", "penalized"), uses_lam=True,
     gamma_one={"transfer": "inf", "boundary": "nan"}, gamma_s_one=_gamma_s_one,
     step=_step, agreement=_agreement,
+    trains_network=lambda params: False,  # the readout is solved, the features are frozen
+    records_trajectory=lambda params: params["lam"] == 0,  # the readout's flow, closed form
 )

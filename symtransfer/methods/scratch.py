@@ -58,7 +58,8 @@ def _closed_form(params: dict) -> bool:
 
 
 def _step(ctx: Context) -> Outcome:
-    """Ridge regression exactly, or gradient flow from a fresh small initialization."""
+    """Ridge regression exactly, or training (gradient flow, or the chosen optimizer) from a
+    fresh small initialization."""
     p = ctx.params
     K = p["instances"]
     if _closed_form(p):
@@ -67,13 +68,13 @@ def _step(ctx: Context) -> Outcome:
         penalty = p["sigma"] ** 2 / p["gamma"] if p["baseline"] == "optimal_ridge" else p["lam"]
         return Outcome(ridge_regression(ctx.problem, penalty), np.ones(K, dtype=bool),
                        {"ridge": {"lam": np.full(K, penalty)}})
-    from ..mc.gradient_flow import train
     from ..mc.network import Trainable, small_init
+    from ..mc.optimizers import diagnostics
 
     net = Trainable(small_init(ctx.streams["scratch_init"], p["d"], p["depth"], p["alpha"],
                                p["init"]), ctx.problem)
-    stats = train(net, label="scratch", **ctx.options)
-    return Outcome(net.end_to_end(), stats.converged, {"train": stats.as_dict()})
+    stats = ctx.fit(net, label="scratch", **ctx.options)
+    return Outcome(net.end_to_end(), stats.converged, {"train": diagnostics(stats)})
 
 
 def _agreement(params: dict, d: int) -> tuple:
