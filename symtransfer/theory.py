@@ -506,7 +506,7 @@ def _has_nan(out: Array) -> bool:
 
 def _anisotropic(quantity: str, method: str, spectrum, kwargs: dict[str, Any]):
     """risk/transferability with an input covariance spectrum (symtransfer.anisotropic):
-    generic teachers, population pretraining, float64, ridgeless baseline (so far)."""
+    generic or aligned teachers, population pretraining, float64, ridgeless baseline (so far)."""
     from . import anisotropic
 
     unsupported = {"gamma_s": None, "mu": 0.0, "d": None, "precision": None,
@@ -520,12 +520,42 @@ def _anisotropic(quantity: str, method: str, spectrum, kwargs: dict[str, Any]):
     fn = anisotropic.risk if quantity == "risk" else anisotropic.transferability
     return fn(method, spectrum, gamma=kwargs["gamma"], theta=kwargs["theta"],
               sigma=kwargs["sigma"], lam=kwargs["lam"], depth=kwargs["depth"],
-              form=kwargs["form"])
+              form=kwargs["form"], teacher=kwargs["teacher"])
+
+
+def _covariance_options(spectrum, source_spectrum, teacher, kwargs: dict[str, Any]) -> bool:
+    """Validate ``spectrum``, ``source_spectrum`` and ``teacher``; True when the anisotropic
+    theory is needed (a target spectrum is given).
+
+    A source spectrum (covariate shift) changes nothing under population pretraining: gradient
+    flow reaches beta_s with balanced rank-1 weights for any full-rank source covariance, so
+    the risks are those without it. It is refused where it would matter (finite source,
+    penalized pretraining), whose theory is not available."""
+    from .spectra import Spectrum
+    from .teachers import Generic, profile
+
+    for name, value in (("spectrum", spectrum), ("source_spectrum", source_spectrum)):
+        if value is not None and not isinstance(value, Spectrum):
+            raise TypeError(f"{name} must be None or a symtransfer.spectra.Spectrum "
+                            f"(Discrete, PowerLaw, Empirical), got {type(value).__name__}")
+    prof = profile(teacher)
+    if spectrum is None and not isinstance(prof, Generic):
+        raise ValueError(f"teacher={prof!r} needs spectrum= (with x ~ N(0, I) every unit "
+                         "teacher is generic)")
+    if source_spectrum is not None:
+        if kwargs.get("gamma_s") is not None:
+            raise ValueError("source_spectrum with a finite source (gamma_s) has no theory yet "
+                             "(symtransfer.simulate supports it); give gamma_s=None")
+        if np.any(np.asarray(kwargs.get("mu", 0.0), dtype=object) != 0):
+            raise ValueError("source_spectrum with penalized pretraining (mu > 0) has no theory "
+                             "yet; give mu=0")
+    return spectrum is not None
 
 
 def risk(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
          gamma_s=None, sigma_s=0.0, form: str = "exact", d: int | None = None,
-         precision: int | None = None, baseline: str = "ridgeless", mu=0.0, spectrum=None):
+         precision: int | None = None, baseline: str = "ridgeless", mu=0.0, spectrum=None,
+         teacher="generic", source_spectrum=None):
     """Generalization error ``R = |beta_hat - beta_t|^2`` of a training method.
 
     Parameters
@@ -559,6 +589,13 @@ def risk(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
     spectrum : None (x ~ N(0, I), default) or a :mod:`symtransfer.spectra` spectrum of the
         input covariance Sigma: the risk is then in the Sigma-norm, for generic teachers and
         population pretraining (:mod:`symtransfer.anisotropic`; float64 only so far).
+    teacher : 'generic' (default: uniformly random orientation relative to Sigma's
+        eigenvectors) or a :mod:`symtransfer.teachers` profile, e.g. ``Aligned(power)`` (energy
+        per eigendirection proportional to eigenvalue**power); needs ``spectrum``.
+    source_spectrum : None or the source inputs' spectrum (covariate shift, same eigenvectors
+        as the target's). With population pretraining it leaves every risk unchanged
+        (gradient flow reaches beta_s for any full-rank source covariance); with a finite
+        source or ``mu > 0`` it raises (no theory yet; :func:`simulate` supports it).
 
     Returns a float (or array) in float64; an mpmath number (or object array) with precision.
     Singular points (gamma = 1, gamma_s = 1) return their limits, ``inf`` where the risk
@@ -566,15 +603,15 @@ def risk(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
     """
     kwargs = dict(gamma=gamma, theta=theta, sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
                   sigma_s=sigma_s, form=form, d=d, precision=precision, baseline=baseline, mu=mu)
-    if spectrum is not None:
-        return _anisotropic("risk", method, spectrum, kwargs)
+    if _covariance_options(spectrum, source_spectrum, teacher, kwargs):
+        return _anisotropic("risk", method, spectrum, dict(kwargs, teacher=teacher))
     return _run("risk", method, kwargs)
 
 
 def transferability(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
                     gamma_s=None, sigma_s=0.0, form: str = "exact", d: int | None = None,
                     precision: int | None = None, baseline: str = "ridgeless", mu=0.0,
-                    spectrum=None):
+                    spectrum=None, teacher="generic", source_spectrum=None):
     """Transferability ``T = R_baseline - R_method`` (> 0: transfer helps); same parameters as
     :func:`risk`. ``lam`` is the method's ridge penalty; the reference is scratch training,
     ridgeless (default) or ridge at its optimal penalty (``baseline='optimal_ridge'``).
@@ -584,8 +621,9 @@ def transferability(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth
     V.choice("baseline", baseline, BASELINES)
     kwargs = dict(gamma=gamma, theta=theta, sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
                   sigma_s=sigma_s, form=form, d=d, precision=precision, mu=mu)
-    if spectrum is not None:
-        return _anisotropic("transferability", method, spectrum, dict(kwargs, baseline=baseline))
+    if _covariance_options(spectrum, source_spectrum, teacher, kwargs):
+        return _anisotropic("transferability", method, spectrum,
+                            dict(kwargs, baseline=baseline, teacher=teacher))
     if d is None and baseline == "ridgeless" and method != "scratch":
         return _run("transfer", method, kwargs)
     reference = risk("scratch", gamma=gamma, sigma=sigma, d=d, precision=precision,
