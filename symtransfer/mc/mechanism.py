@@ -50,8 +50,8 @@ def endpoint_distances(result) -> dict[str, np.ndarray]:
     """Per-instance distance |beta_hat - predicted| of a fine-tuning simulation to the endpoint
     predicted by each form ('exact', 'paper'), on the same (regenerated) target data (for any
     input covariance: the conservation laws hold for every design)."""
-    from .pipeline import instance_streams, target_data
     from .data import sample_problem
+    from .pipeline import instance_streams, target_data
 
     if result.method != "finetune":
         raise ValueError("endpoint predictions exist for method='finetune' only")

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from .. import validation as V
-from .covariance import Covariance, covariance as covariance_setup
+from .covariance import Covariance
+from .covariance import covariance as covariance_setup
 from .data import Design, gaussian_data, population_problem, sample_problem, teachers
 from .gradient_flow import MAX_STEPS, TOL, TrainStats, train
 from .network import Trainable, Weights, small_init

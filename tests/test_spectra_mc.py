@@ -1,0 +1,224 @@
+"""The Monte-Carlo twin with an input covariance: simulate(..., spectrum=, teacher=,
+source_spectrum=) against the anisotropic theory (symtransfer.anisotropic).
+
+Tolerances. A simulated mean agrees with a prediction when
+``|mean - prediction| <= Z * sem + allowance`` with ``Z = 4`` (as in tests/test_mc.py). The
+finite-size allowance is ``4 |prediction| / D``: the deterministic equivalents are exact as
+``D -> infinity``, where D is the smaller of two participation ratios of the unit teacher's
+energy profile e_i in Sigma's eigenbasis, ``1/sum e_i^2`` (d for a generic teacher) and
+``(sum e_i l_i)^2 / sum e_i^2 l_i^2`` (how many directions carry its Sigma-variance; the
+overlaps ``beta^T Sigma beta'`` concentrate at this rate). The same bound must *reject* the
+isotropic prediction (and, for aligned teachers with linear transfer and fine-tuning, the
+generic one; scratch's two profiles are within the tolerance of each other at the point used),
+so the comparison is sharp. d = 200 and 24 instances per point; every simulation is seeded.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import symtransfer as st
+from symtransfer import spectra
+from symtransfer.mc.covariance import covariance, teacher_streams
+from symtransfer.mc.data import Design
+from symtransfer.mc.mechanism import endpoint_distances
+from symtransfer.mc.pipeline import instance_streams, target_data
+from symtransfer.teachers import GENERIC, Aligned
+
+Z = 4.0
+D_SIM, INSTANCES, SEED = 200, 24, 11
+
+TWO = spectra.Discrete([0.3, 4.8], [0.75, 0.25])      # mean 1.425
+POWER = spectra.PowerLaw(2.0, atoms=5)                 # lambda_k ~ k^-2, k <= 5, mean 1
+CASES = {"two-generic": (TWO, GENERIC), "two-aligned": (TWO, Aligned(2.0)),
+         "power-generic": (POWER, GENERIC), "power-aligned": (POWER, Aligned(2.0))}
+POINTS = {"scratch": dict(gamma=0.4, sigma=0.3),
+          "linear": dict(gamma=1.5, theta=1.0, sigma=0.3, lam=0.2),
+          "finetune": dict(gamma=0.6, theta=0.8, sigma=0.2)}
+
+
+def finite_size_scale(spectrum, teacher, d: int = D_SIM) -> float:
+    lam = spectrum.diagonal(d)
+    e = teacher.energies(lam)
+    return float(min(1.0 / np.sum(e ** 2), np.sum(e * lam) ** 2 / np.sum(e ** 2 * lam ** 2)))
+
+
+def bound(result, prediction: float, scale: float) -> float:
+    return Z * result.sem + 4.0 * abs(prediction) / scale
+
+
+@pytest.fixture(scope="module")
+def runs():
+    out = {}
+    for case, (spectrum, teacher) in CASES.items():
+        for method, kw in POINTS.items():
+            out[case, method] = st.simulate(method, d=D_SIM, instances=INSTANCES, seed=SEED,
+                                            spectrum=spectrum, teacher=teacher,
+                                            progress=False, **kw)
+    return out
+
+
+@pytest.mark.parametrize("method", list(POINTS))
+@pytest.mark.parametrize("case", list(CASES))
+def test_theory_matches_monte_carlo(runs, case, method):
+    spectrum, teacher = CASES[case]
+    r = runs[case, method]
+    assert r.converged.all()
+    kw = POINTS[method]
+    theory = st.risk(method, spectrum=spectrum, teacher=teacher, **kw)
+    scale = finite_size_scale(spectrum, teacher)
+    tol = bound(r, theory, scale)
+    assert abs(r.mean - theory) <= tol, (f"MC {r.mean:.4f} +- {r.sem:.4f} vs theory "
+                                         f"{theory:.4f} (tolerance {tol:.4f})")
+    rivals = {"isotropic": st.risk(method, **kw)}
+    if teacher is not GENERIC and method != "scratch":
+        rivals["generic"] = st.risk(method, spectrum=spectrum, **kw)
+    for name, rival in rivals.items():
+        if method == "linear" and teacher is GENERIC and spectrum.mean == pytest.approx(1):
+            # generic teachers, E[lambda] = 1: linear transfer's risk is the isotropic one
+            assert rival == pytest.approx(theory, rel=1e-12)
+            continue
+        assert abs(r.mean - rival) > bound(r, rival, scale), \
+            f"{name} prediction {rival:.4f} not rejected by MC {r.mean:.4f} +- {r.sem:.4f}"
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_finetune_endpoint_is_the_conservation_law_mechanism(runs, case):
+    """X^+ y + q^((L-1)/2) P_perp w_0 per run, for a design with Sigma != I: gradient flow's
+    conservation laws hold for any design matrix."""
+    dist = endpoint_distances(runs[case, "finetune"])
+    assert dist["exact"].max() < 1e-4
+    assert dist["paper"].min() > 1e-3  # the paper's c = 1 is off with noise: the check can fail
+
+
+def test_errors_are_in_the_target_norm_and_teachers_are_unit_at_angle_theta(runs):
+    r = runs["two-aligned", "finetune"]
+    cov = r.covariance
+    diff = r.beta_hat - r.beta_target
+    np.testing.assert_allclose(r.errors, np.einsum("kd,kd,d->k", diff, diff, cov.target))
+    beta_s, beta_t = cov.teachers(SEED, INSTANCES, 0.8)
+    np.testing.assert_array_equal(beta_t, r.beta_target)
+    np.testing.assert_allclose(np.linalg.norm(beta_s, axis=1), 1.0, rtol=1e-14)
+    np.testing.assert_allclose(np.linalg.norm(beta_t, axis=1), 1.0, rtol=1e-14)
+    np.testing.assert_allclose(np.einsum("kd,kd->k", beta_s, beta_t), np.cos(0.8), rtol=1e-13)
+    np.testing.assert_allclose(r.beta_source, beta_s, atol=1e-5)  # population pretraining
+
+
+def test_aligned_teachers_have_the_profile_and_generic_ones_are_uniform():
+    lam = TWO.diagonal(D_SIM)
+    e = Aligned(1.0).energies(lam)
+    np.testing.assert_allclose(e, lam / lam.sum())
+    cov = covariance(TWO, None, Aligned(1.0), D_SIM)
+    beta_s, beta_t = cov.teachers(3, 400, 0.7)
+    np.testing.assert_allclose(beta_s ** 2, np.broadcast_to(e, beta_s.shape), rtol=1e-12)
+    top = lam == lam.max()
+    # the target's energy on the top atom: the profile's share w l / E[l], up to O(1/d)
+    share = (beta_t[:, top] ** 2).sum(axis=1)
+    expected = TWO.weights[-1] * TWO.eigenvalues[-1] / TWO.mean
+    assert abs(share.mean() - expected) < 4 * share.std() / 20 + 4 / D_SIM
+    generic = covariance(TWO, None, "generic", D_SIM).teachers(3, 400, 0.7)[0]
+    share_g = (generic[:, top] ** 2).sum(axis=1)  # uniform: the atom's weight
+    assert abs(share_g.mean() - TWO.weights[-1]) < 4 * share_g.std() / 20
+
+
+def test_seeded_and_independent_of_batch_size():
+    a = st.simulate("scratch", gamma=0.5, sigma=0.2, d=40, instances=4, seed=3, spectrum=TWO,
+                    teacher=Aligned(1.0), progress=False)
+    b = st.simulate("scratch", gamma=0.5, sigma=0.2, d=40, instances=2, seed=3, spectrum=TWO,
+                    teacher=Aligned(1.0), progress=False)
+    c = st.simulate("scratch", gamma=0.5, sigma=0.2, d=40, instances=4, seed=3, spectrum=TWO,
+                    teacher=Aligned(1.0), progress=False)
+    np.testing.assert_array_equal(a.errors, c.errors)
+    np.testing.assert_allclose(a.errors[:2], b.errors, rtol=1e-12)  # batch size: round-off
+    other = st.simulate("scratch", gamma=0.5, sigma=0.2, d=40, instances=4, seed=4,
+                        spectrum=TWO, teacher=Aligned(1.0), progress=False)
+    assert not np.array_equal(a.errors, other.errors)
+    assert len({tuple(rng.integers(0, 2 ** 62, 2)) for rng in teacher_streams(3, 4)}) == 4
+
+
+# ------------------------------------------------------------------ spectrum=None is unchanged
+
+def test_spectrum_none_is_todays_simulator():
+    """Omitted and explicit defaults give the same numbers bit for bit, the isotropic data are
+    still those of target_data (fixed teachers e_1, e_2) and nothing anisotropic is recorded;
+    the scaled design of a one-atom spectrum at 1 reuses exactly the same standard draws."""
+    kw = dict(gamma=0.5, theta=0.8, sigma=0.3, d=40, instances=3, seed=5, progress=False)
+    for method in ("scratch", "finetune"):
+        a = st.simulate(method, **kw)
+        b = st.simulate(method, spectrum=None, source_spectrum=None, teacher="generic", **kw)
+        np.testing.assert_array_equal(a.errors, b.errors)
+        np.testing.assert_array_equal(a.beta_hat, b.beta_hat)
+        assert a.covariance is None and a.beta_target is None and "spectrum" not in a.params
+    ridge = st.simulate("scratch", lam=0.3, **{k: v for k, v in kw.items() if k != "theta"},
+                        theta=0.8)
+    X, y = target_data(instance_streams(5, 3), d=40, gamma=0.5, theta=0.8, sigma=0.3)
+    beta_t = np.zeros(40)
+    beta_t[:2] = np.cos(0.8), np.sin(0.8)
+    manual = np.stack([np.linalg.solve(Xk.T @ Xk / 20 + 0.3 * np.eye(40), Xk.T @ yk / 20)
+                       for Xk, yk in zip(X, y)])
+    np.testing.assert_allclose(ridge.beta_hat, manual, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ridge.errors, ((manual - beta_t) ** 2).sum(axis=1), rtol=1e-9)
+    rngs = instance_streams(5, 3)["target_data"]
+    iso = Design.sample(rngs, 20, 40)
+    one = Design.sample(instance_streams(5, 3)["target_data"], 20, 40, np.ones(40))
+    np.testing.assert_array_equal(iso.X, one.X)
+
+
+# ------------------------------------------------------------------ covariate shift
+
+SHIFT = spectra.Discrete([0.2, 1.0, 6.0], [0.3, 0.4, 0.3])
+
+
+def test_covariate_shift_leaves_population_transfer_unchanged_in_theory():
+    for method, kw in POINTS.items():
+        for target in (None, TWO):
+            base = st.risk(method, spectrum=target, **kw)
+            assert st.risk(method, spectrum=target, source_spectrum=SHIFT, **kw) == base
+            if method != "scratch":
+                assert st.transferability(method, spectrum=target, source_spectrum=SHIFT,
+                                          **kw) == st.transferability(method, spectrum=target,
+                                                                      **kw)
+    with pytest.raises(ValueError, match="source_spectrum"):
+        st.risk("linear", gamma=0.5, theta=1.0, gamma_s=2.0, source_spectrum=SHIFT)
+    with pytest.raises(ValueError, match="source_spectrum"):
+        st.risk("finetune", gamma=0.5, theta=1.0, mu=0.2, source_spectrum=SHIFT)
+
+
+@pytest.mark.parametrize("method", ["linear", "finetune"])
+def test_covariate_shift_paired_monte_carlo(method):
+    """Same seed with and without a source spectrum: population pretraining reaches beta_s
+    either way, so every instance's transfer error is the same (to the small-init residue)."""
+    kw = dict(POINTS[method], d=60, instances=4, seed=2, spectrum=TWO, progress=False)
+    a = st.simulate(method, **kw)
+    b = st.simulate(method, source_spectrum=SHIFT, **kw)
+    assert not np.array_equal(a.covariance.source, b.covariance.source)
+    np.testing.assert_allclose(b.beta_source, a.beta_source, atol=1e-6)
+    assert np.abs(a.errors - b.errors).max() < 1e-5
+
+
+# ------------------------------------------------------------------ bad input
+
+@pytest.mark.parametrize("kwargs,error,name", [
+    (dict(spectrum=[1.0, 2.0]), TypeError, "spectrum"),
+    (dict(source_spectrum="two"), TypeError, "source_spectrum"),
+    (dict(teacher="aligned"), ValueError, "teacher"),
+    (dict(teacher=3), TypeError, "teacher"),
+    (dict(teacher=Aligned(1.0)), ValueError, "spectrum"),
+    (dict(spectrum=TWO, mu=0.1), ValueError, "mu"),
+])
+def test_bad_input_names_the_parameter(kwargs, error, name):
+    method = "finetune" if "mu" in kwargs else "scratch"
+    with pytest.raises(error, match=name):
+        st.simulate(method, gamma=0.5, theta=0.5, d=20, instances=2, progress=False, **kwargs)
+    if "mu" not in kwargs:
+        with pytest.raises(error, match=name):
+            st.risk(method, gamma=0.5, **kwargs)
+
+
+def test_aligned_power_must_be_a_finite_number():
+    for bad, error in ((float("nan"), ValueError), ("1", TypeError), (True, TypeError)):
+        with pytest.raises(error, match="power"):
+            Aligned(bad)
+    with pytest.raises(ValueError, match="optimal_ridge"):
+        st.simulate("scratch", gamma=0.5, sigma=0.3, d=20, instances=2, spectrum=TWO,
+                    teacher=Aligned(1.0), baseline="optimal_ridge", progress=False)
