@@ -222,3 +222,84 @@ def test_aligned_power_must_be_a_finite_number():
     with pytest.raises(ValueError, match="optimal_ridge"):
         st.simulate("scratch", gamma=0.5, sigma=0.3, d=20, instances=2, spectrum=TWO,
                     teacher=Aligned(1.0), baseline="optimal_ridge", progress=False)
+
+
+# ------------------------------------------------------------------ covariate-shift distances
+
+def test_covariate_kl_closed_form_equals_the_dense_gaussian_kl():
+    from symtransfer import covariate, distances
+
+    rng = np.random.default_rng(0)
+    d = 6
+    bs, bt = rng.standard_normal(d), rng.standard_normal(d)
+    ls, lt = rng.uniform(0.2, 3, d), rng.uniform(0.2, 3, d)
+    kw = dict(sigma_s=0.4, sigma_t=0.7, source_eigenvalues=ls, target_eigenvalues=lt)
+    dense = distances._dense_kl(covariate.joint_covariance(bs, 0.4, ls),
+                                covariate.joint_covariance(bt, 0.7, lt))
+    assert covariate.kl(bs, bt, **kw) == pytest.approx(dense, rel=1e-10)
+    ones = np.ones(d)
+    iso = distances.kl(distances.Task(bs, 0.4), distances.Task(bt, 0.7))
+    assert covariate.kl(bs, bt, sigma_s=0.4, sigma_t=0.7, source_eigenvalues=ones,
+                        target_eigenvalues=ones) == pytest.approx(iso, rel=1e-12)
+    assert covariate.wasserstein2(bs, bs, sigma_s=0.4, sigma_t=0.4, source_eigenvalues=lt,
+                                  target_eigenvalues=lt) == pytest.approx(0, abs=1e-6)
+    with pytest.raises(ValueError, match="source_eigenvalues"):
+        covariate.kl(bs, bt, sigma_s=0.4, sigma_t=0.7, source_eigenvalues=-ls,
+                     target_eigenvalues=lt)
+    with pytest.raises(ValueError, match="beta_t"):
+        covariate.kl(bs, bt[:3], **kw)
+    with pytest.raises(ValueError, match="sigma_t"):
+        covariate.kl(bs, bt, sigma_s=0.4, sigma_t=0.0, source_eigenvalues=ls,
+                     target_eigenvalues=lt)
+
+
+def test_covariate_shift_counterexample_distances_grow_transfer_does_not():
+    """Sigma_s = c Sigma_t with the same teacher and noise: KL = d/2 (c - 1 - ln c) and W2
+    grow with c, while the theory's transfer risks (population pretraining) do not move and
+    the simulator's paired runs end at the same beta_hat."""
+    from symtransfer import covariate
+
+    d = 60
+    lam = TWO.diagonal(d)
+    beta = covariance(TWO, None, "generic", d).teachers(0, 1, 0.0)[0][0]
+    kls, w2s = [], []
+    for value in (1.0, 10.0, 100.0):
+        c = covariate.shift_counterexample(lam, beta, value, sigma=0.3)
+        kw = dict(sigma_s=0.3, sigma_t=0.3, source_eigenvalues=c * lam, target_eigenvalues=lam)
+        kls.append(covariate.kl(beta, beta, **kw))
+        w2s.append(covariate.wasserstein2(beta, beta, **kw))
+        assert kls[-1] == pytest.approx(value, rel=1e-9)
+    assert w2s[0] < w2s[1] < w2s[2]
+    scaled = spectra.Discrete(16 * TWO.eigenvalues, TWO.weights)
+    for method in ("linear", "finetune"):
+        kw = dict(gamma=0.5, theta=0.0, sigma=0.3)
+        assert st.risk(method, spectrum=TWO, source_spectrum=scaled, **kw) == \
+            st.risk(method, spectrum=TWO, **kw)
+    run = dict(gamma=0.5, theta=0.0, sigma=0.3, d=d, instances=3, seed=4, spectrum=TWO,
+               progress=False)
+    a = st.simulate("finetune", **run)
+    b = st.simulate("finetune", source_spectrum=scaled, **run)
+    assert np.abs(a.errors - b.errors).max() < 1e-5
+
+
+# ------------------------------------------------------------------ aligned-teacher theory
+
+def test_aligned_theory_reductions():
+    """Aligned(0) is the generic profile; with one atom every profile is uniform; a larger
+    power puts the teacher in the top of the spectrum, where min-norm regression learns it
+    (scratch's bias relative to the teacher's variance falls)."""
+    one = spectra.Discrete([1.0])
+    for method, kw in POINTS.items():
+        generic = st.risk(method, spectrum=POWER, **kw)
+        assert st.risk(method, spectrum=POWER, teacher=Aligned(0.0), **kw) == \
+            pytest.approx(generic, rel=1e-12)
+        assert st.risk(method, spectrum=one, teacher=Aligned(3.0), **kw) == \
+            pytest.approx(st.risk(method, **kw), rel=1e-12)
+    relative = []  # bias / the teacher's variance beta^T Sigma beta = E[rho l]
+    for p in (-1.0, 0.0, 1.0, 2.0):
+        rho = Aligned(p).density(POWER.eigenvalues, POWER.weights)
+        m = float((POWER.weights * rho) @ POWER.eigenvalues)
+        relative.append(st.risk("scratch", gamma=0.4, spectrum=POWER, teacher=Aligned(p)) / m)
+    assert all(a > b for a, b in zip(relative, relative[1:]))
+    assert np.isfinite(st.risk("finetune", gamma=0.5, theta=1.0, sigma=0.2,
+                               spectrum=spectra.PowerLaw(2.0, atoms=400), teacher=Aligned(60.0)))
