@@ -189,14 +189,22 @@ def finetune(spectrum: Spectrum, *, gamma, theta, sigma=0.0, depth: int = 2,
 
 
 def risk(method: str, spectrum: Spectrum, *, gamma, theta=None, sigma=0.0, lam=0.0,
-         depth: int = 2, form: str = "exact",
-         teacher: Teacher | str = "generic") -> np.ndarray:
+         depth: int = 2, form: str = "exact", teacher: Teacher | str = "generic",
+         baseline: str = "ridgeless") -> np.ndarray:
     """The risk of ``method`` ('scratch', 'linear', 'finetune') with input covariance
     ``spectrum`` and teacher profile ``teacher``; the same parameters as
-    :func:`symtransfer.risk` (population pretraining)."""
+    :func:`symtransfer.risk` (population pretraining). ``baseline='optimal_ridge'`` (scratch
+    only): ridge at :func:`optimal_ridge`."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     profile(teacher)
+    if baseline not in ("ridgeless", "optimal_ridge"):
+        raise ValueError(f"baseline must be 'ridgeless' or 'optimal_ridge', got {baseline!r}")
+    if baseline == "optimal_ridge":
+        if method != "scratch" or np.any(np.asarray(lam) != 0):
+            raise ValueError("baseline='optimal_ridge' is a scratch learner that chooses lam "
+                             "itself: use it with method='scratch' and lam=0")
+        return scratch_optimal(spectrum, gamma=gamma, sigma=sigma, teacher=teacher)
     if method == "scratch":
         return scratch(spectrum, gamma=gamma, sigma=sigma, lam=lam, teacher=teacher)
     if theta is None:
@@ -213,9 +221,136 @@ def risk(method: str, spectrum: Spectrum, *, gamma, theta=None, sigma=0.0, lam=0
 
 def transferability(method: str, spectrum: Spectrum, *, gamma, theta=None, sigma=0.0,
                     lam=0.0, depth: int = 2, form: str = "exact",
-                    teacher: Teacher | str = "generic") -> np.ndarray:
-    """T = R_scratch (ridgeless) - R_method."""
-    base = scratch(spectrum, gamma=gamma, sigma=sigma, teacher=teacher)
+                    teacher: Teacher | str = "generic",
+                    baseline: str = "ridgeless") -> np.ndarray:
+    """T = R_baseline - R_method, the baseline scratch training, ridgeless (default) or ridge
+    at its optimal penalty (``baseline='optimal_ridge'``)."""
+    if baseline not in ("ridgeless", "optimal_ridge"):
+        raise ValueError(f"baseline must be 'ridgeless' or 'optimal_ridge', got {baseline!r}")
+    if baseline == "optimal_ridge":
+        base = scratch_optimal(spectrum, gamma=gamma, sigma=sigma, teacher=teacher)
+    else:
+        base = scratch(spectrum, gamma=gamma, sigma=sigma, teacher=teacher)
     with np.errstate(invalid="ignore"):
-        return base - risk(method, spectrum, gamma=gamma, theta=theta, sigma=sigma, lam=lam,
-                           depth=depth, form=form, teacher=teacher)
+        T = np.asarray(base - risk(method, spectrum, gamma=gamma, theta=theta, sigma=sigma,
+                                   lam=lam, depth=depth, form=form, teacher=teacher))
+    if baseline == "ridgeless":
+        # the same learner on both sides: fine-tuning for gamma >= 1 (least squares) and
+        # ridgeless scratch; T = 0 exactly, also at the peak gamma = 1 (inf - inf)
+        g = np.broadcast_to(np.asarray(gamma, dtype=float), T.shape)
+        same = (g >= 1) if method == "finetune" else np.zeros(T.shape, dtype=bool)
+        if method == "scratch":
+            same = np.broadcast_to(np.asarray(lam, dtype=float), T.shape) == 0
+        T = np.where(same, 0.0, T)
+    return T if T.ndim else float(T)
+
+
+# ---------------------------------------------------------------------- optimal ridge, boundary
+
+def _golden_min(f, lo: np.ndarray, hi: np.ndarray, iterations: int = 90) -> np.ndarray:
+    """Vectorized golden-section search for the minimizer of ``f`` on [lo, hi] (a unimodal f;
+    bracket shrinks by 0.618 per step, 90 steps: 1e-19 of the width)."""
+    g = (math.sqrt(5) - 1) / 2
+    a, b = lo.copy(), hi.copy()
+    c, d = b - g * (b - a), a + g * (b - a)
+    fc, fd = f(c), f(d)
+    for _ in range(iterations):
+        left = fc < fd
+        b = np.where(left, d, b)
+        a = np.where(left, a, c)
+        c_new = np.where(left, b - g * (b - a), d)
+        d_new = np.where(left, c, a + g * (b - a))
+        f_known = np.where(left, fc, fd)
+        c, d = c_new, d_new
+        f_eval = f(np.where(left, c, d))
+        fc = np.where(left, f_eval, f_known)
+        fd = np.where(left, f_known, f_eval)
+    return 0.5 * (a + b)
+
+
+#: the bracket of the numeric optimal-ridge search (aligned teachers), in lam
+RIDGE_BRACKET = (1e-10, 1e6)
+
+
+def optimal_ridge(spectrum: Spectrum, *, gamma, sigma=0.0,
+                  teacher: Teacher | str = "generic") -> np.ndarray:
+    """The ridge penalty lam* >= 0 that minimizes the scratch risk.
+
+    Generic teachers: ``lam* = sigma^2/gamma`` for every spectrum -- ridge at this penalty is
+    the posterior mean under the isotropic prior ``beta ~ N(0, I/d)`` (the Bayes estimator,
+    ``(X^T X + sigma^2 d)^-1 X^T y``), and a generic unit teacher has that prior's energy
+    profile, so no ridge penalty does better in the limit. Aligned teachers: the Bayes
+    estimator is a generalized ridge, and lam* is found numerically: golden-section search
+    of :func:`scratch` in log lam on :data:`RIDGE_BRACKET` (assumes the risk is unimodal in
+    lam, checked on a dense grid in the tests), and lam* = 0 where ridgeless is better.
+    """
+    _check_spectrum(spectrum)
+    g = _array("gamma", gamma, lower=0, lower_open=True)
+    s = _array("sigma", sigma, lower=0)
+    g, s = np.broadcast_arrays(g, s)
+    if _density(spectrum, teacher) is None:
+        out = s ** 2 / g
+        return out if out.ndim else float(out)
+    gf, sf = g.ravel(), s.ravel()
+
+    def risk_at(u: np.ndarray) -> np.ndarray:
+        return np.asarray(scratch(spectrum, gamma=gf, sigma=sf, lam=np.exp(u),
+                                  teacher=teacher), dtype=float)
+
+    lo = np.full(gf.shape, math.log(RIDGE_BRACKET[0]))
+    hi = np.full(gf.shape, math.log(RIDGE_BRACKET[1]))
+    lam = np.exp(_golden_min(risk_at, lo, hi))
+    with np.errstate(invalid="ignore"):
+        ridgeless = np.asarray(scratch(spectrum, gamma=gf, sigma=sf, teacher=teacher))
+        tuned = risk_at(np.log(lam))
+    lam = np.where(ridgeless <= tuned, 0.0, lam).reshape(g.shape)
+    return lam if lam.ndim else float(lam)
+
+
+def scratch_optimal(spectrum: Spectrum, *, gamma, sigma=0.0,
+                    teacher: Teacher | str = "generic") -> np.ndarray:
+    """Scratch risk of ridge at its optimal penalty (:func:`optimal_ridge`)."""
+    lam = optimal_ridge(spectrum, gamma=gamma, sigma=sigma, teacher=teacher)
+    return scratch(spectrum, gamma=gamma, sigma=sigma, lam=lam, teacher=teacher)
+
+
+def phase_boundary(method: str, spectrum: Spectrum, *, gamma, sigma=0.0, lam=0.0,
+                   depth: int = 2, form: str = "exact",
+                   teacher: Teacher | str = "generic") -> np.ndarray:
+    """theta* in [0, pi/2] where T (ridgeless baseline) changes sign; NaN where T has one
+    sign for every theta.
+
+    Fine-tuning (gamma < 1): ``T = B1 (2 c cos(theta) - c^2)``, so ``cos(theta*) = c/2``
+    (c = 1, theta* = pi/3 in the paper's form; NaN for c > 2 and for gamma >= 1, where T = 0).
+    Linear/ridge transfer: ``T = R_scratch - m (1 - cos^2 r (2-r))`` changes sign at
+    ``cos^2(theta*) = (1 - R_scratch/m)/(r (2 - r))`` (NaN outside [0, 1]); T > 0 for
+    theta < theta* and theta > pi - theta*.
+    """
+    _check_spectrum(spectrum)
+    if method not in ("linear", "finetune"):
+        raise ValueError(f"method must be 'linear' or 'finetune' for a phase boundary, got "
+                         f"{method!r}")
+    g = _array("gamma", gamma, lower=0, lower_open=True)
+    s = _array("sigma", sigma, lower=0)
+    la = _array("lam", lam, lower=0)
+    g, s, la = np.broadcast_arrays(g, s, la)
+    if method == "finetune":
+        if np.any(la != 0):
+            raise ValueError("lam applies to scratch and linear transfer; fine-tuning is "
+                             "ridgeless")
+        finetune(spectrum, gamma=g, theta=0.0, sigma=s, depth=depth, form=form,
+                 teacher=teacher)  # validates depth and form
+        c = np.ones_like(g) if form == "paper" else np.where(
+            g < 1, finetune_scale(spectrum, gamma=g, sigma=s, depth=int(depth),
+                                  teacher=teacher), np.nan)
+        with np.errstate(invalid="ignore"):
+            out = np.where((g < 1) & (c <= 2), np.arccos(np.minimum(c / 2, 1.0)), np.nan)
+        return out if out.ndim else float(out)
+    rho = _density(spectrum, teacher)
+    m1 = spectrum.mean if rho is None else float((spectrum.weights * rho) @ spectrum.eigenvalues)
+    r = m1 / (m1 + la)
+    base = np.asarray(scratch(spectrum, gamma=g, sigma=s, teacher=teacher), dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x = (1 - base / m1) / (r * (2 - r))
+        out = np.where((x >= 0) & (x <= 1), np.arccos(np.sqrt(np.clip(x, 0, 1))), np.nan)
+    return out if out.ndim else float(out)

@@ -9,11 +9,12 @@ Source and target covariances share their eigenvectors (as in the simulator,
 :mod:`symtransfer.mc.covariance`), so both are diagonal in one basis, given by their
 eigenvalues ``l_s``, ``l_t`` (d each) and the teachers in that basis.
 
-**KL divergence** (the chain rule, ``KL(p_xy || q_xy) = KL(p_x || q_x) + E_p KL(p_y|x || q_y|x)``):
+**KL divergence** (the chain rule,
+``KL(p_xy || q_xy) = KL(p_x || q_x) + E_p KL(p_y|x || q_y|x)``)::
 
     KL = 1/2 sum_i (l_s,i/l_t,i - 1 - ln(l_s,i/l_t,i))
          + [(beta_s - beta_t)^T Sigma_s (beta_s - beta_t) + sigma_s^2]/(2 sigma_t^2)
-         - 1/2 + ln(sigma_t/sigma_s).
+         + ln(sigma_t/sigma_s) - 1/2.
 
 With ``Sigma_s = Sigma_t = I`` it is :func:`symtransfer.distances.kl`. **W2** (Bures) between
 the joint Gaussians has no comparably short form here; :func:`wasserstein2` computes it from

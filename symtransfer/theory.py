@@ -506,21 +506,26 @@ def _has_nan(out: Array) -> bool:
 
 def _anisotropic(quantity: str, method: str, spectrum, kwargs: dict[str, Any]):
     """risk/transferability with an input covariance spectrum (symtransfer.anisotropic):
-    generic or aligned teachers, population pretraining, float64, ridgeless baseline (so far)."""
+    generic or aligned teachers, population pretraining, float64 (so far)."""
     from . import anisotropic
 
-    unsupported = {"gamma_s": None, "mu": 0.0, "d": None, "precision": None,
-                   "baseline": "ridgeless", "sigma_s": 0.0}
+    unsupported = {"gamma_s": None, "mu": 0.0, "d": None, "precision": None, "sigma_s": 0.0}
     for name, default in unsupported.items():
         value = kwargs.get(name, default)
         if not (value is default or value == default):
             raise ValueError(f"{name} is not supported together with spectrum= yet (population "
-                             "pretraining, float64, ridgeless baseline); got "
-                             f"{name}={value!r}")
+                             f"pretraining, float64); got {name}={value!r}")
+    V.choice("baseline", kwargs.get("baseline", "ridgeless"), BASELINES)
+    if quantity == "boundary":
+        return anisotropic.phase_boundary(method, spectrum, gamma=kwargs["gamma"],
+                                          sigma=kwargs["sigma"], lam=kwargs["lam"],
+                                          depth=kwargs["depth"], form=kwargs["form"],
+                                          teacher=kwargs["teacher"])
     fn = anisotropic.risk if quantity == "risk" else anisotropic.transferability
     return fn(method, spectrum, gamma=kwargs["gamma"], theta=kwargs["theta"],
               sigma=kwargs["sigma"], lam=kwargs["lam"], depth=kwargs["depth"],
-              form=kwargs["form"], teacher=kwargs["teacher"])
+              form=kwargs["form"], teacher=kwargs["teacher"],
+              baseline=kwargs.get("baseline", "ridgeless"))
 
 
 def _covariance_options(spectrum, source_spectrum, teacher, kwargs: dict[str, Any]) -> bool:
@@ -588,7 +593,10 @@ def risk(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
         then scratch training). Population pretraining and depth 2 only.
     spectrum : None (x ~ N(0, I), default) or a :mod:`symtransfer.spectra` spectrum of the
         input covariance Sigma: the risk is then in the Sigma-norm, for generic teachers and
-        population pretraining (:mod:`symtransfer.anisotropic`; float64 only so far).
+        population pretraining (:mod:`symtransfer.anisotropic`; float64 only so far). With
+        ``baseline='optimal_ridge'``: lam* = sigma^2/gamma for generic teachers (the Bayes
+        ridge, for any Sigma), a numeric minimization for aligned ones
+        (:func:`symtransfer.anisotropic.optimal_ridge`).
     teacher : 'generic' (default: uniformly random orientation relative to Sigma's
         eigenvectors) or a :mod:`symtransfer.teachers` profile, e.g. ``Aligned(power)`` (energy
         per eigendirection proportional to eigenvalue**power); needs ``spectrum``.
@@ -663,28 +671,37 @@ def _refine_differences(method: str, kwargs: dict[str, Any], T: Array) -> Array:
 
 
 def anomalous_transfer(method: str, *, gamma, theta, sigma=0.0, lam=0.0, depth: int = 2,
-                       gamma_s=None, sigma_s=0.0, form: str = "exact", mu=0.0):
+                       gamma_s=None, sigma_s=0.0, form: str = "exact", mu=0.0, spectrum=None,
+                       teacher="generic", source_spectrum=None):
     """Where transfer beats the unregularized baseline but not the optimally regularized one:
     ``T_ridgeless > 0 >= T_optimal_ridge`` (the reviewers' "anomalous positive transfer", the
     double-descent peak of the baseline near gamma = 1). Boolean array over the broadcast
-    parameters."""
+    parameters. ``spectrum``, ``teacher``, ``source_spectrum``: as in :func:`risk`."""
     kwargs = dict(gamma=gamma, theta=theta, sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
-                  sigma_s=sigma_s, form=form, mu=mu)
+                  sigma_s=sigma_s, form=form, mu=mu, spectrum=spectrum, teacher=teacher,
+                  source_spectrum=source_spectrum)
     plain = np.asarray(transferability(method, **kwargs))
     tuned = np.asarray(transferability(method, baseline="optimal_ridge", **kwargs))
     return (plain > 0) & (tuned <= 0)
 
 
 def phase_boundary(method: str, *, gamma, sigma=0.0, lam=0.0, depth: int = 2, gamma_s=None,
-                   sigma_s=0.0, form: str = "exact", precision: int | None = None, mu=0.0):
+                   sigma_s=0.0, form: str = "exact", precision: int | None = None, mu=0.0,
+                   spectrum=None, teacher="generic", source_spectrum=None):
     """theta* in [0, pi/2] where ``transferability(method, ...)`` changes sign, in closed form.
 
     Fine-tuning: T > 0 exactly for theta < theta* (``theta* = pi/3`` for the paper's form).
     Linear/ridge transfer: T > 0 for theta < theta* and for theta > pi - theta*.
     NaN where T has one sign for all theta (e.g. fine-tuning at gamma >= 1, where T = 0).
+    ``spectrum``, ``teacher``, ``source_spectrum``: as in :func:`risk`
+    (:func:`symtransfer.anisotropic.phase_boundary`: ``cos(theta*) = c/2`` for fine-tuning).
     """
     if method not in ("linear", "finetune"):
         raise ValueError(f"method must be 'linear' or 'finetune' for a phase boundary, got {method!r}")
+    options = dict(gamma=gamma, sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
+                   sigma_s=sigma_s, form=form, precision=precision, mu=mu)
+    if _covariance_options(spectrum, source_spectrum, teacher, options):
+        return _anisotropic("boundary", method, spectrum, dict(options, teacher=teacher))
     return _run("boundary", method, dict(gamma=gamma, theta=None if method == "scratch" else 0.0,
                                          sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
                                          sigma_s=sigma_s, form=form, d=None, precision=precision,

@@ -303,3 +303,87 @@ def test_aligned_theory_reductions():
     assert all(a > b for a, b in zip(relative, relative[1:]))
     assert np.isfinite(st.risk("finetune", gamma=0.5, theta=1.0, sigma=0.2,
                                spectrum=spectra.PowerLaw(2.0, atoms=400), teacher=Aligned(60.0)))
+
+
+def test_covariate_shift_matters_with_a_finite_source():
+    """n_s = 2d noisy source samples: pretraining ends at the source's least-squares solution
+    (checked on the regenerated source data, drawn with Sigma_s), whose error covariance
+    sigma_s^2 (X_s^T X_s)^-1 scales like Sigma_s^-1. Shrinking the source inputs 8-fold
+    (Sigma_s = Sigma/8) makes the pretrained vector, and linear transfer, clearly worse."""
+    d, K = 60, 6
+    small = spectra.Discrete(TWO.eigenvalues / 8, TWO.weights)
+    run = dict(gamma=1.5, theta=0.5, sigma=0.2, gamma_s=2.0, sigma_s=0.5, d=d, instances=K,
+               seed=9, spectrum=TWO, progress=False)
+    same = st.simulate("linear", **run)
+    shifted = st.simulate("linear", source_spectrum=small, **run)
+    cov = shifted.covariance
+    beta_s, _ = cov.teachers(9, K, 0.0)
+    source = cov.source_sample_problem(instance_streams(9, K)["source_data"], 2 * d, beta_s,
+                                       0.5)
+    ols = np.einsum("kdr,kr->kd", source.basis, source.target)
+    np.testing.assert_allclose(shifted.beta_source, ols, atol=1e-5)
+    diff = shifted.errors - same.errors
+    assert diff.mean() > Z * diff.std(ddof=1) / np.sqrt(K)
+
+
+# ------------------------------------------------------------------ boundary, optimal ridge
+
+def test_phase_boundary_with_a_spectrum():
+    """One atom gives the shipped isotropic boundaries; on a spectrum, T changes sign at
+    theta* (fine-tuning: cos(theta*) = c/2; linear: the closed form), for both profiles."""
+    one = spectra.Discrete([1.0])
+    G = np.array([0.2, 0.5, 0.8, 1.5])
+    for sigma in (0.0, 0.3):
+        for form in ("exact", "paper"):
+            np.testing.assert_allclose(
+                st.phase_boundary("finetune", gamma=G, sigma=sigma, form=form, depth=3,
+                                  spectrum=one),
+                st.phase_boundary("finetune", gamma=G, sigma=sigma, form=form, depth=3),
+                rtol=1e-12)
+        for lam in (0.0, 0.3):
+            np.testing.assert_allclose(
+                st.phase_boundary("linear", gamma=G, sigma=sigma, lam=lam, spectrum=one),
+                st.phase_boundary("linear", gamma=G, sigma=sigma, lam=lam), rtol=1e-12)
+    for teacher in (GENERIC, Aligned(2.0)):
+        for method, kw in (("finetune", dict(gamma=0.6, sigma=0.4, depth=3)),
+                           ("linear", dict(gamma=0.6, sigma=0.4, lam=0.1))):
+            th = st.phase_boundary(method, spectrum=POWER, teacher=teacher, **kw)
+            assert 0 < th < np.pi / 2
+            T = [st.transferability(method, theta=th + e, spectrum=POWER, teacher=teacher, **kw)
+                 for e in (-1e-3, 1e-3)]
+            assert T[0] > 0 > T[1], (method, teacher, th, T)
+    assert st.phase_boundary("finetune", gamma=0.5, spectrum=POWER, form="paper") == \
+        pytest.approx(np.pi / 3)
+    assert np.isnan(st.phase_boundary("finetune", gamma=1.5, sigma=0.2, spectrum=POWER))
+
+
+def test_optimal_ridge_baseline_with_a_spectrum():
+    """Generic teachers: lam* = sigma^2/gamma (the Bayes ridge) for any spectrum, and it is the
+    minimum over a dense grid of penalties; aligned teachers: the numeric lam* is the grid's
+    minimum too. The simulator's ridge at lam* agrees with the theory."""
+    from symtransfer import anisotropic as A
+
+    lams = np.logspace(-5, 2, 3000)
+    for teacher in (GENERIC, Aligned(2.0)):
+        for gamma in (0.3, 0.9, 1.0, 2.0):
+            grid = A.scratch(TWO, gamma=gamma, sigma=0.4, lam=lams, teacher=teacher)
+            best = st.risk("scratch", gamma=gamma, sigma=0.4, spectrum=TWO, teacher=teacher,
+                           baseline="optimal_ridge")
+            assert best <= grid.min() * (1 + 1e-9)
+            assert best >= grid.min() * (1 - 1e-3)  # the grid is fine enough to be close
+    assert A.optimal_ridge(TWO, gamma=0.5, sigma=0.4) == pytest.approx(0.32)
+    kw = dict(gamma=1.0, theta=0.6, sigma=0.4, spectrum=TWO)
+    T = st.transferability("finetune", baseline="optimal_ridge", **kw)
+    assert T == pytest.approx(st.risk("scratch", gamma=1.0, sigma=0.4, spectrum=TWO,
+                                      baseline="optimal_ridge")
+                              - st.risk("finetune", **kw))
+    assert st.transferability("finetune", **kw) == 0  # least squares on both sides at gamma=1
+    # linear transfer at the peak: beats the ridgeless baseline (inf), not the tuned one
+    assert st.anomalous_transfer("linear", gamma=1.0, theta=1.2, sigma=0.4, spectrum=TWO)
+    assert not st.anomalous_transfer("linear", gamma=1.0, theta=0.2, sigma=0.4, spectrum=TWO)
+    r = st.simulate("scratch", gamma=1.0, sigma=0.4, d=D_SIM, instances=INSTANCES, seed=SEED,
+                    spectrum=TWO, baseline="optimal_ridge", progress=False)
+    theory = st.risk("scratch", gamma=1.0, sigma=0.4, spectrum=TWO, baseline="optimal_ridge")
+    assert abs(r.mean - theory) <= bound(r, theory, finite_size_scale(TWO, GENERIC))
+    with pytest.raises(ValueError, match="optimal_ridge"):
+        st.risk("linear", gamma=0.5, theta=1.0, spectrum=TWO, baseline="optimal_ridge")
