@@ -387,3 +387,39 @@ def test_optimal_ridge_baseline_with_a_spectrum():
     assert abs(r.mean - theory) <= bound(r, theory, finite_size_scale(TWO, GENERIC))
     with pytest.raises(ValueError, match="optimal_ridge"):
         st.risk("linear", gamma=0.5, theta=1.0, spectrum=TWO, baseline="optimal_ridge")
+
+
+# ------------------------------------------------------------------ sweeps
+
+def test_sweep_with_a_spectrum(tmp_path):
+    """A sweep stores the spectrum's atoms and the teacher profile in its file, reproduces
+    simulate point by point, resumes from the file, and its theory uses the spectrum; a sweep
+    without them stores exactly the settings it stored before."""
+    from symtransfer import sweep as S
+
+    kw = dict(d=40, instances=3, seed=2, gamma=0.5, sigma=0.2, workers=0, progress=False)
+    path = tmp_path / "ft.npz"
+    sw = S.run_sweep("finetune", {"theta": [0.4, 1.2]}, path=path, spectrum=POWER,
+                     teacher=Aligned(2.0), **kw)
+    assert sw.settings["spectrum"] == {"eigenvalues": POWER.eigenvalues.tolist(),
+                                       "weights": POWER.weights.tolist()}
+    assert sw.settings["teacher"] == {"aligned": 2.0} and "source_spectrum" not in sw.settings
+    for i, theta in enumerate((0.4, 1.2)):
+        r = st.simulate("finetune", theta=theta, spectrum=POWER, teacher=Aligned(2.0),
+                        **{k: v for k, v in kw.items() if k != "workers"})
+        np.testing.assert_array_equal(sw.errors[i], r.errors)
+    again = S.run_sweep("finetune", {"theta": [0.4, 1.2]}, path=path, spectrum=POWER,
+                        teacher=Aligned(2.0), **kw)
+    np.testing.assert_array_equal(again.errors, sw.errors)
+    loaded = S.Sweep.load(path)
+    np.testing.assert_allclose(
+        loaded.theory(), [st.risk("finetune", gamma=0.5, theta=t, sigma=0.2, spectrum=POWER,
+                                  teacher=Aligned(2.0)) for t in (0.4, 1.2)], rtol=1e-12)
+    with pytest.raises(ValueError, match="another definition"):
+        S.run_sweep("finetune", {"theta": [0.4, 1.2]}, path=path, spectrum=POWER, **kw)
+    plain = S.run_sweep("scratch", {"sigma": [0.1]}, gamma=0.5, d=20, instances=2,
+                        workers=0, progress=False, spectrum=None, teacher="generic")
+    assert set(plain.settings) == set(S.SETTINGS) - {"sigma"}  # sigma is the grid axis
+    with pytest.raises(TypeError, match="spectrum"):
+        S.run_sweep("scratch", {"sigma": [0.1]}, gamma=0.5, d=20, instances=2, workers=0,
+                    spectrum=[1.0, 2.0])

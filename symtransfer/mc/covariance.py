@@ -147,3 +147,52 @@ def covariance(spectrum: Any, source_spectrum: Any, teacher: Any, d: int) -> Cov
     target = np.ones(d) if spectrum is None else spectrum.diagonal(d)
     source = target if source_spectrum is None else source_spectrum.diagonal(d)
     return Covariance(target, source, prof)
+
+
+# ---------------------------------------------------------------------- sweep-file settings
+
+#: simulate arguments that describe the inputs and teachers, with their defaults
+SETTINGS = {"spectrum": None, "source_spectrum": None, "teacher": "generic"}
+
+
+def to_setting(name: str, value: Any) -> Any:
+    """A JSON value for ``spectrum``/``source_spectrum`` (``{"eigenvalues": [...],
+    "weights": [...]}``, the atoms exactly) or ``teacher`` (``"generic"`` or
+    ``{"aligned": power}``), so that sweep files can store them; validated first."""
+    if name in ("spectrum", "source_spectrum"):
+        if value is None or isinstance(value, dict):
+            return value if value is None else to_setting(name, from_setting(name, value))
+        if not isinstance(value, Spectrum):
+            raise TypeError(f"{name} must be None or a symtransfer.spectra.Spectrum, got "
+                            f"{type(value).__name__}")
+        return {"eigenvalues": value.eigenvalues.tolist(), "weights": value.weights.tolist()}
+    if name == "teacher":
+        if isinstance(value, dict):
+            value = from_setting(name, value)
+        prof = profile(value)
+        return "generic" if isinstance(prof, Generic) else {"aligned": prof.power}
+    raise ValueError(f"{name!r} is not a covariance setting")
+
+
+def from_setting(name: str, value: Any) -> Any:
+    """The object that :func:`to_setting` stored (a Discrete spectrum with the same atoms,
+    hence the same simulation)."""
+    from ..spectra import Discrete
+    from ..teachers import Aligned
+
+    if value is None or isinstance(value, (Spectrum, Teacher)) or value == "generic":
+        return value
+    if not isinstance(value, dict):
+        raise TypeError(f"{name} setting must be a dict, got {type(value).__name__}")
+    if name in ("spectrum", "source_spectrum"):
+        if set(value) != {"eigenvalues", "weights"}:
+            raise ValueError(f"{name} setting must have keys 'eigenvalues' and 'weights'")
+        return Discrete(value["eigenvalues"], value["weights"])
+    if name == "teacher" and set(value) == {"aligned"}:
+        return Aligned(value["aligned"])
+    raise ValueError(f"unknown {name} setting {value!r}")
+
+
+def decoded(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` with the stored covariance settings turned back into objects."""
+    return {k: from_setting(k, v) if k in SETTINGS else v for k, v in settings.items()}
