@@ -36,8 +36,10 @@ def design_controls(result) -> tuple[np.ndarray, np.ndarray]:
     from .pipeline import _samples, target_design
 
     p = result.params
-    if p.get("spectrum") is not None:
-        raise ValueError("control variates are defined for isotropic designs (spectrum=None)")
+    if p.get("spectrum") is not None or p.get("source_spectrum") is not None:
+        # with either, the teachers are drawn per instance (symtransfer.mc.covariance)
+        raise ValueError("control variates are defined for isotropic designs with the fixed "
+                         "teachers (spectrum=None, source_spectrum=None)")
     d, K, seed = int(p["d"]), int(p["instances"]), int(p["seed"])
     n = _samples(p["gamma"], d, "gamma")
     if abs(n - d) <= 1:

@@ -49,7 +49,8 @@ def finetune_endpoint(beta_s: np.ndarray, problem: Problem, depth: int,
 def endpoint_distances(result) -> dict[str, np.ndarray]:
     """Per-instance distance |beta_hat - predicted| of a simulation to the endpoint its method
     predicts in closed form (:attr:`symtransfer.methods.Method.endpoint`; fine-tuning: each
-    form, 'exact' and 'paper'), on the same (regenerated) target data."""
+    form, 'exact' and 'paper'), on the same (regenerated) target data (for any input
+    covariance: the conservation laws hold for every design)."""
     from .. import methods
     from .data import sample_problem
     from .pipeline import instance_streams, target_data
@@ -59,9 +60,16 @@ def endpoint_distances(result) -> dict[str, np.ndarray]:
         having = ", ".join(repr(m.name) for m in methods.all_methods() if m.endpoint)
         raise ValueError(f"endpoint predictions exist for method={having} only")
     p = result.params
-    X, y = target_data(instance_streams(p["seed"], result.instances), d=p["d"],
-                       gamma=p["gamma"], theta=p["theta"] or 0.0, sigma=p["sigma"])
-    problem = sample_problem(X, y)
+    if getattr(result, "covariance", None) is not None:  # anisotropic inputs: same draws
+        from .pipeline import _samples, target_design
+
+        design = target_design(p["seed"], result.instances, p["d"],
+                               _samples(p["gamma"], p["d"], "gamma"), result.covariance)
+        problem = sample_problem(design.X, design.labels(result.beta_target, p["sigma"]))
+    else:
+        X, y = target_data(instance_streams(p["seed"], result.instances), d=p["d"],
+                           gamma=p["gamma"], theta=p["theta"] or 0.0, sigma=p["sigma"])
+        problem = sample_problem(X, y)
     return {form: np.linalg.norm(result.beta_hat - method.endpoint(
         result.beta_source, problem, p["depth"], form), axis=1)
         for form in method.endpoint_forms}

@@ -28,6 +28,8 @@ import numpy as np
 
 from .. import methods
 from .. import validation as V
+from .covariance import Covariance
+from .covariance import covariance as covariance_setup
 from .data import Design, gaussian_data, population_problem, sample_problem, teachers
 from .gradient_flow import MAX_STEPS, TOL, TrainStats, train
 from .network import Trainable, Weights, small_init
@@ -50,11 +52,24 @@ def instance_streams(seed: int, instances: int) -> dict[str, list[np.random.Gene
 
 
 def pretrain(streams, *, d: int, depth: int, gamma_s, sigma_s: float, alpha: float, init: str,
-             train_options: dict, mu: float = 0.0) -> tuple[Weights, TrainStats]:
+             train_options: dict, mu: float = 0.0,
+             covariance: Covariance | None = None, seed: int = 0) -> tuple[Weights, TrainStats]:
     """Gradient flow on the source loss from small initialization (with ``mu > 0``: plus the
-    penalty ``mu/2 |w - w_0|^2`` toward the initialization; population source only)."""
-    beta_s, _ = teachers(d, 0.0)
+    penalty ``mu/2 |w - w_0|^2`` toward the initialization; population source only).
+    ``covariance``: anisotropic source inputs and per-instance teachers drawn from ``seed``
+    (:mod:`symtransfer.mc.covariance`)."""
     K = len(streams["pretrain_init"])
+    if covariance is not None:
+        beta_k, _ = covariance.teachers(seed, K, 0.0)
+        if gamma_s is None:
+            problem = covariance.source_problem(beta_k)
+        else:
+            problem = covariance.source_sample_problem(
+                streams["source_data"], _samples(gamma_s, d, "gamma_s"), beta_k, sigma_s)
+        net = Trainable(small_init(streams["pretrain_init"], d, depth, alpha, init), problem)
+        stats = train(net, label="pretrain", **train_options)
+        return net.weights(), stats
+    beta_s, _ = teachers(d, 0.0)
     if mu > 0:
         start = small_init(streams["pretrain_init"], d, depth, alpha, init)
         return train_penalized(start, beta_s, mu, **train_options)
@@ -213,7 +228,8 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
              baseline: str = "ridgeless", mu: float = 0.0,
              progress: bool | None = None, optimizer: str = "flow", lr: float | None = None,
              batch_size: int | None = None, epochs: int | None = None,
-             replacement: bool = False, record=None) -> SimulationResult:
+             replacement: bool = False, record=None, spectrum=None, source_spectrum=None,
+             teacher="generic") -> SimulationResult:
     """Monte-Carlo twin of :func:`symtransfer.risk`: same method names and parameters, plus
     the dimension ``d``, the number of independent ``instances`` and the ``seed``.
 
@@ -248,6 +264,15 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
     integer K (K log-spaced times) or increasing times at which the training state is kept in
     ``result.trajectory`` (train loss, test risk, distance to the gradient-flow endpoint,
     layer imbalances; for linear transfer with ``lam=0`` its readout's flow, in closed form).
+
+    ``spectrum`` (a :mod:`symtransfer.spectra` spectrum): target inputs ``x ~ N(0, Sigma)``
+    with Sigma's eigenvalues ``spectrum.diagonal(d)``, simulated in Sigma's eigenbasis; the
+    teachers are then drawn per instance (profile ``teacher``: 'generic' or e.g.
+    ``symtransfer.teachers.Aligned(power)``) and the errors are
+    ``(beta_hat - beta_t)^T Sigma (beta_hat - beta_t)``; ``source_spectrum``: the source
+    inputs' own spectrum (covariate shift; default: the target's). See
+    :mod:`symtransfer.mc.covariance`. ``spectrum=None`` (default) is x ~ N(0, I) with the
+    fixed teachers e_1, cos(theta) e_1 + sin(theta) e_2, as always.
     """
     if progress is not None and not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"progress must be None, True or False, got {progress!r}")
@@ -260,6 +285,7 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
         params[k] for k in _REALS)
     depth, d, instances, seed, max_steps = (params[k] for k in _INTEGERS)
     progress = None if progress is None else bool(progress)
+    cov = _covariance(spectrum, source_spectrum, teacher, method, params)
     m = methods.get(method)
     closed_form = not m.trains_network(params)  # no optimizer trains its last step
     n = _samples(gamma, d, "gamma")
@@ -271,10 +297,16 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
     times = record_times(record, opt, opt.budget(n, max_steps))
     params.update(opt.settings(), record=record if times is None or isinstance(record, int)
                   else times.tolist())
+    if record is not None and cov is not None:
+        raise ValueError("record is not available with spectrum= or source_spectrum= (the "
+                         "recorded test risk and endpoint distance are isotropic)")
     streams = instance_streams(seed, instances)
     theta = 0.0 if theta is None else float(theta)
-    _, beta_t = teachers(d, theta)
-    design = target_design(seed, instances, d, _samples(gamma, d, "gamma"))
+    if cov is None:
+        _, beta_t = teachers(d, theta)
+    else:
+        _, beta_t = cov.teachers(seed, instances, theta)
+    design = target_design(seed, instances, d, _samples(gamma, d, "gamma"), cov)
     problem = design.problem(beta_t, sigma)
     beta_source = weights = None
     options = dict(tol=tol, max_steps=max_steps, progress=progress)
@@ -285,7 +317,8 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
     if m.pretrains:
         weights, pre = pretrained(seed, instances, d=d, depth=depth, gamma_s=gamma_s,
                                   sigma_s=sigma_s, alpha=alpha, init=init, tol=tol,
-                                  max_steps=max_steps, progress=progress, mu=float(mu))
+                                  max_steps=max_steps, progress=progress, mu=float(mu),
+                                  covariance=cov)
         diagnostics["pretrain"] = pre.as_dict()
         beta_source = weights.end_to_end()
         converged = pre.converged
@@ -294,9 +327,33 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
                                               beta_source=beta_source))
     diagnostics.update(outcome.diagnostics)
     beta_hat, converged = outcome.beta_hat, converged & outcome.converged
-    errors = np.einsum("kd,kd->k", beta_hat - beta_t, beta_hat - beta_t)
-    return SimulationResult(method, params, errors, converged, diagnostics, beta_hat,
-                            beta_source, fit.trajectory)
+    if cov is None:
+        errors = np.einsum("kd,kd->k", beta_hat - beta_t, beta_hat - beta_t)
+    else:
+        errors = cov.error(beta_hat, beta_t)
+    result = SimulationResult(method, params, errors, converged, diagnostics, beta_hat,
+                              beta_source, fit.trajectory)
+    if cov is not None:
+        result.beta_target, result.covariance = beta_t, cov
+    return result
+
+
+def _covariance(spectrum, source_spectrum, teacher, method: str,
+                params: dict[str, Any]) -> Covariance | None:
+    """The anisotropic setup of a simulation (None: isotropic); records it in ``params`` and
+    refuses combinations the simulator does not model."""
+    cov = covariance_setup(spectrum, source_spectrum, teacher, params["d"])
+    if cov is None:
+        return None
+    if params["mu"] > 0:
+        raise ValueError("mu > 0 (penalized pretraining) is not simulated with spectrum= or "
+                         "source_spectrum=; give mu=0")
+    if params["baseline"] == "optimal_ridge" and cov.teacher.name != "generic":
+        raise ValueError("baseline='optimal_ridge' uses lam* = sigma^2/gamma, the optimal "
+                         "(Bayes) ridge for generic teachers only; with teacher="
+                         f"{cov.teacher!r} give lam explicitly")
+    params.update(spectrum=spectrum, source_spectrum=source_spectrum, teacher=cov.teacher)
+    return cov
 
 
 def ridge_regression(problem, lam: float) -> np.ndarray:
@@ -306,22 +363,26 @@ def ridge_regression(problem, lam: float) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def target_design(seed: int, instances: int, d: int, n: int) -> Design:
+def target_design(seed: int, instances: int, d: int, n: int,
+                  covariance: Covariance | None = None) -> Design:
     """The target design and noise of every instance (cached: a sweep over theta, sigma and the
-    methods reuses one SVD per (seed, instances, d, n))."""
-    return Design.sample(instance_streams(seed, instances)["target_data"], n, d)
+    methods reuses one SVD per (seed, instances, d, n, covariance))."""
+    scale = None if covariance is None else covariance.target
+    return Design.sample(instance_streams(seed, instances)["target_data"], n, d, scale)
 
 
 @lru_cache(maxsize=2)
 def pretrained(seed: int, instances: int, *, d: int, depth: int, gamma_s, sigma_s: float,
                alpha: float, init: str, tol: float, max_steps: int,
-               progress: bool | None = None, mu: float = 0.0) -> tuple[Weights, TrainStats]:
+               progress: bool | None = None, mu: float = 0.0,
+               covariance: Covariance | None = None) -> tuple[Weights, TrainStats]:
     """Pretrained weights (cached: they do not depend on the target, so every grid point of a
     sweep with the same source and seed shares one pretraining)."""
     weights, stats = pretrain(instance_streams(seed, instances), d=d, depth=depth,
                               gamma_s=gamma_s, sigma_s=sigma_s, alpha=alpha, init=init,
                               train_options=dict(tol=tol, max_steps=max_steps,
-                                                 progress=progress), mu=mu)
+                                                 progress=progress), mu=mu,
+                              covariance=covariance, seed=seed)
     for array in weights.layers + [weights.last]:
         array.flags.writeable = False
     return weights, stats
