@@ -1,7 +1,8 @@
 """Gradient flow on a deep linear network: explicit integrators with per-instance steps.
 
-Two integrators, both explicit and both using nothing but gradients of the training loss (the
-simulator is the theory's independent check: nothing it computes comes from a prediction):
+Two integrators, both explicit and both using nothing but gradients of the training loss and
+the data's curvatures (the simulator is the theory's independent check: nothing it computes
+comes from a prediction):
 
 * ``scheme="rkc"`` (default): the second-order Runge-Kutta-Chebyshev method
   (:mod:`symtransfer.mc.rkc`) with adaptive steps under local error control. Gradient flow's
@@ -21,15 +22,33 @@ simulator is the theory's independent check: nothing it computes comes from a pr
   the flow's endpoint is second order in the residual (``J J^T`` is solved by conjugate
   gradients; it is well conditioned even where the data are not). Both the error control and
   the finish use only the loss and its Jacobian, nothing from the theory.
-* ``scheme="heun"``: Heun's method with the fixed rule ``eta = step_scale / H`` (below), kept
+* ``scheme="heun"``: Heun's method with the fixed rule ``eta = step_scale / H``,
+  ``H = lam_max sum_l prod_{k != l} |W_k|_F^2`` (lam_max the data's largest curvature), kept
   for comparison (tests/test_integrator.py compares the two instance by instance);
   ``scheme="euler"`` is plain gradient descent, which breaks the conservation laws by O(eta).
 
-**Spectral radius.** ``rho <= lam_max sum_l prod_{k != l} |W_k|_F^2 + (L-1) |g| max_l
-|W_l|_F^(L-2)``, with lam_max the data's largest curvature and ``g = dLoss/dz``: the
-Gauss-Newton part and the residual part of the Hessian, bounded by Frobenius norms. Heun uses
-the first term as H. Both cap the first steps at ``max_relative_step`` of the weights' norm
-(the escape from the small-initialization saddle, where H is tiny).
+**Spectral radius.** RKC's stage count comes from an upper bound of the loss Hessian's
+spectral radius (never an estimate that could fall short): the Gauss-Newton part ``J^T Lam J``
+bounded layer by layer, with the first layer's rows weighted by the data's curvatures,
+
+    rho <= lam_max |v_2|^2 + |Lam^(1/2) W_1|_F^2 sum_{l>=2} |v_{l+1}|^2 prod_{1<k<l} |W_k|_F^2
+           + (L-1) |g| max_l |W_l|_F^(L-2)
+
+(``v_l = W_l ... W_L``, ``g = dLoss/dz``; the last term bounds the residual part). Near the
+threshold the weights lie along small-curvature directions and this is ~1.2x the true radius,
+where ``lam_max sum_l prod_{k != l} |W_k|_F^2`` (Heun's H) is ~2x: a quarter fewer stages.
+``|Lam^(1/2) W_1|_F`` is exact from the low-rank queue (:meth:`LowRankUpdated.frobenius2`)
+and ``|W_l|_F^2`` from gradient flow's conservation of ``|W_l|_F^2 - |W_{l+1}|_F^2``, so no
+decision depends on when queues are flushed. Both integrators cap the first steps at
+``max_relative_step`` of the weights' norm (the escape from the small-initialization saddle,
+where H is tiny).
+
+**Shrinking batch.** The batch runs the most stages any of its instances needs (the others
+stand still after theirs), and every instance until it stops. When the instances still
+training are at most 75% of the batch, they continue as a batch of their own (weights and
+queues copied; written back at the end), so the cost near the threshold follows the
+instances that need it rather than the slowest one. The arithmetic is per instance, so no
+instance's result depends on the instances beside it (tests/test_integrator.py).
 
 **Convergence criterion.** The end-to-end vector's row-space coordinates z are compared with
 the exact minimizer z* of the data's loss (known from the SVD): converged when
