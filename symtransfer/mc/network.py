@@ -9,7 +9,7 @@ the weights by setting coefficients, not by rewriting (K, d, d) arrays.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -90,7 +90,7 @@ class Trainable:
         :meth:`end_to_end` are for the original network after :meth:`put`)."""
         new = object.__new__(Trainable)
         p = self.problem
-        new.problem = Problem(None, p.curvature[rows], p.target[rows])
+        new.problem = replace(p, basis=None, curvature=p.curvature[rows], target=p.target[rows])
         new.frozen = None
         new.first = self.first.take(rows)
         new.middle = [layer.take(rows) for layer in self.middle]
