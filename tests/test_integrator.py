@@ -167,11 +167,24 @@ def test_hessian_bound_holds_and_is_tighter_than_the_frobenius_bound(depth):
     flow = gf._Flow(net)
     grad = gf._gradient(net)
     norms2 = flow.flow_norms2()
-    bound = gf._hessian_bound(norms2, gf._v_norms2(grad), flow.first_weighted2(), grad.lefts[0],
-                              lam.max(axis=1))
+    args = (norms2, gf._v_norms2(grad), flow.first_weighted2(), grad.lefts[0], lam.max(axis=1))
+    weighted = gf._hessian_bound(*args)
+    split = gf._hessian_bound(*args, grad.z, lam)  # with the rank-1 split of W_1 along v_2
     plain = gf._spectral_radius(norms2, grad.lefts[0], lam.max(axis=1))
-    assert np.all(true <= bound * (1 + 1e-6))
-    assert np.all(bound <= plain) and np.all(bound < 0.8 * plain)
+    assert np.all(true <= split * (1 + 1e-6)) and np.all(true <= weighted * (1 + 1e-6))
+    assert np.all(split <= weighted * (1 + 1e-9)) and np.all(weighted <= plain)
+    assert np.all(weighted < 0.8 * plain)
+
+
+def test_rank_one_secular_bound():
+    rng = np.random.default_rng(3)
+    diag = np.stack([rng.uniform(0, 4, 30), np.geomspace(1e-3, 4, 30), np.zeros(30)])
+    a = np.stack([rng.standard_normal(30), np.r_[np.ones(3), np.zeros(27)], np.zeros(30)])
+    exact = np.array([np.linalg.eigvalsh(np.diag(dk) + np.outer(ak, ak))[-1]
+                      for dk, ak in zip(diag, a)])
+    top = gf._rank_one_top(diag, a * a)
+    assert np.all(top >= exact) and np.allclose(top, exact, rtol=1e-8)
+    assert np.all(gf._rank_one_top(diag, a * a, iterations=1) >= exact)
 
 
 def test_shrinking_the_batch_changes_no_instance():
