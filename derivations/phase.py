@@ -49,15 +49,23 @@ def transferability(method: str, form: str = "exact", source: str = "population"
 def solve_in_cos(t: sp.Expr) -> list[sp.Expr]:
     """Roots C of T = 0 after cos(theta) -> C.
 
-    C-free radicals, powers and PositiveRoots are replaced by placeholder symbols for the solve
-    (it then only sees a rational function of C) and put back afterwards.
+    C-free radicals, powers and PositiveRoots are replaced by placeholder symbols, so T is a
+    rational function of C; cancelled to p(C)/q(C) with no common factor, its zeros are the
+    roots of the polynomial p (degree 1 or 2 here), found by sympy.roots. The placeholders
+    are put back afterwards.
     """
     expr = t.xreplace({sp.cos(theta): C})
     heavy = {sub for sub in sp.preorder_traversal(expr)
              if C not in sub.free_symbols and (isinstance(sub, formulas.PositiveRoot)
                                                or (sub.is_Pow and not sub.exp.is_Integer))}
     placeholders = {sub: sp.Dummy("h", positive=True) for sub in heavy}
-    roots = sp.solve(expr.xreplace(placeholders), C)
+    numerator, _ = sp.fraction(sp.cancel(sp.together(expr.xreplace(placeholders))))
+    poly = sp.Poly(numerator, C)
+    if poly.degree() not in (1, 2):
+        raise ValueError(f"T is not linear or quadratic in cos(theta): degree {poly.degree()}")
+    roots = sp.roots(poly, multiple=True)
+    if len(roots) != poly.degree():
+        raise ValueError(f"sympy.roots found {len(roots)} of {poly.degree()} roots")
     back = {v: k for k, v in placeholders.items()}
     return [r.xreplace(back) for r in roots]
 

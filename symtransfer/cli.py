@@ -110,6 +110,13 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--instances", type=int, default=8,
                      help="independent instances per point (default 8)")
     sim.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sim.add_argument("--optimizer", choices=("flow", "gd", "sgd"), default="flow",
+                     help="target-phase training: gradient flow (default), gd or sgd")
+    sim.add_argument("--lr", type=float, help="step of gd/sgd (loss (1/2n)|X beta - y|^2)")
+    sim.add_argument("--batch-size", type=int, help="minibatch rows of sgd")
+    sim.add_argument("--epochs", type=int, help="gd/sgd epochs (default: max_steps steps)")
+    sim.add_argument("--replacement", action="store_true",
+                     help="sgd minibatches drawn with replacement")
     sim.add_argument("--format", choices=("table", "csv", "json"), default="table",
                      help="output format (default: an aligned table)")
     chk = sub.add_parser("check", help="check a formula against symtransfer's (or re-derive "
@@ -251,7 +258,9 @@ def _simulate_command(args: argparse.Namespace) -> int:
         kw = _numeric(point, None)
         d = kw.pop("d", 200)
         result = simulate(args.method, **kw, d=d, instances=args.instances, seed=args.seed,
-                          baseline=args.baseline, progress=False)
+                          baseline=args.baseline, progress=False, optimizer=args.optimizer,
+                          lr=args.lr, batch_size=args.batch_size, epochs=args.epochs,
+                          replacement=args.replacement)
         theory_kw = dict(kw, baseline=args.baseline)
         exact = theory.risk(args.method, **theory_kw)
         extra = {}

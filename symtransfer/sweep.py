@@ -30,12 +30,18 @@ from . import validation as V
 from ._sweepfile import (GridResults, check_array, check_instances, checked, grid_points,
                          invalid, load, locked, parse_grid, plain_settings, resume, same_settings,
                          save_atomic)
+from .mc.covariance import SETTINGS as COVARIANCE
+from .mc.covariance import covariance, decoded, to_setting
 
 FORMAT = "symtransfer-sweep-1"
 AXES = ("gamma", "theta", "sigma", "lam", "depth", "gamma_s", "sigma_s", "mu")
 SETTINGS = dict(gamma=None, theta=None, sigma=0.0, lam=0.0, depth=2, gamma_s=None, sigma_s=0.0, d=200, instances=20,
                 seed=0, alpha=1e-5, init="random", tol=1e-6, max_steps=100_000,
                 rank_tol=1e-3, baseline="ridgeless", mu=0.0)
+#: optimizer settings (:mod:`symtransfer.mc.optimizers`): stored in a sweep file only when
+#: given, so the definitions of gradient-flow sweeps (and their files) stay as they were
+OPTIMIZER_SETTINGS = dict(optimizer="flow", lr=None, batch_size=None, epochs=None,
+                          replacement=False)
 
 
 @dataclass
@@ -93,8 +99,8 @@ class Sweep(GridResults):
         fn = {"risk": theory.risk, "transferability": theory.transferability}[quantity]
         out = np.empty(self.shape)
         for index, params in self.points():
-            kw = {**{k: v for k, v in self.settings.items() if k in AXES + ("baseline",)},
-                  **params}
+            kw = {**{k: v for k, v in decoded(self.settings).items()
+                     if k in AXES + ("baseline",) + tuple(COVARIANCE)}, **params}
             if finite_size:
                 kw["d"] = self.settings["d"]
             if self.method != "scratch" and quantity == "risk":
@@ -169,7 +175,7 @@ def run_point(method: str, settings: dict[str, Any], params: dict[str, Any]):
     """
     from .mc import simulate
 
-    result = simulate(method, progress=False, **{**settings, **params})
+    result = simulate(method, progress=False, **{**decoded(settings), **params})
     steps = np.zeros(result.instances, dtype=np.int64)
     for phase in result.diagnostics.values():
         if "steps" in phase:
@@ -184,7 +190,8 @@ def run_sweep(method: str, grid: dict[str, Iterable], *, path: str | os.PathLike
 
     settings : any other :func:`symtransfer.simulate` argument (gamma or theta when not swept,
         sigma, lam, depth, gamma_s, sigma_s, d, instances, seed, alpha, init, tol,
-        max_steps, rank_tol).
+        max_steps, rank_tol; ``spectrum``, ``source_spectrum``, ``teacher``, stored in the
+        file as their atoms and profile).
     path : the sweep file (.npz). If it exists with the same definition, finished points are
         kept and only the rest are computed; a file with another definition is an error.
         While the sweep runs it holds a lock on ``<path>.lock``: a second run on the same
@@ -196,14 +203,15 @@ def run_sweep(method: str, grid: dict[str, Iterable], *, path: str | os.PathLike
     progress : a tqdm bar over grid points (None: shown when the sweep lasts over 2 s).
     """
     V.choice("method", method, V.METHODS)
-    unknown = set(settings) - set(SETTINGS)
+    unknown = set(settings) - set(SETTINGS) - set(OPTIMIZER_SETTINGS) - set(COVARIANCE)
     if unknown:
-        raise TypeError(f"unknown setting(s) {sorted(unknown)}; use {sorted(SETTINGS)}")
+        raise TypeError(f"unknown setting(s) {sorted(unknown)}; use "
+                        f"{sorted(set(SETTINGS) | set(OPTIMIZER_SETTINGS) | set(COVARIANCE))}")
     grid = _grid(grid)
     clash = set(grid) & set(settings)
     if clash:
         raise ValueError(f"{sorted(clash)} given both as grid axes and as settings")
-    settings = plain_settings({**SETTINGS, **settings})
+    settings = plain_settings({**SETTINGS, **_covariance_settings(settings)})
     for name in grid:
         settings.pop(name, None)
     _validate_points(method, settings, list(grid_points(grid)))
@@ -221,15 +229,36 @@ def run_sweep(method: str, grid: dict[str, Iterable], *, path: str | os.PathLike
     return sweep
 
 
+def _covariance_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """``spectrum``, ``source_spectrum``, ``teacher`` as JSON values, kept only where they are
+    not the default (so sweep files without them keep their definition)."""
+    out = {k: v for k, v in settings.items() if k not in COVARIANCE}
+    for name, default in COVARIANCE.items():
+        if name in settings:
+            value = to_setting(name, settings[name])
+            if value != default:
+                out[name] = value
+    return out
+
+
 def _validate_points(method: str, settings: dict[str, Any], points: list) -> None:
     """Check every point's parameters before any work starts (errors name the parameter)."""
+    from .mc.optimizers import validate as validate_optimizer
     from .mc.pipeline import _validate
 
+    cov = {k: v for k, v in decoded(settings).items() if k in COVARIANCE}
+    if cov:
+        covariance({**COVARIANCE, **cov}["spectrum"], {**COVARIANCE, **cov}["source_spectrum"],
+                   {**COVARIANCE, **cov}["teacher"], int(settings["d"]))
     for _, params in points:
-        kw = {**settings, **params}
+        kw = {k: v for k, v in {**settings, **params}.items() if k not in COVARIANCE}
         if kw["gamma"] is None:
             raise ValueError("gamma must be given, as a grid axis or a setting")
-        _validate(method, kw)
+        kw = _validate(method, kw)
+        opt = {name: kw.get(name, value) for name, value in OPTIMIZER_SETTINGS.items()}
+        validate_optimizer(opt.pop("optimizer"), **opt, n=int(round(kw["gamma"] * kw["d"])),
+                           method=method, ridge=method == "scratch" and (
+                               kw["lam"] > 0 or kw["baseline"] == "optimal_ridge"))
 
 
 def _execute(method, settings, todo, workers, client, progress):

@@ -506,26 +506,61 @@ def _has_nan(out: Array) -> bool:
 
 def _anisotropic(quantity: str, method: str, spectrum, kwargs: dict[str, Any]):
     """risk/transferability with an input covariance spectrum (symtransfer.anisotropic):
-    generic teachers, population pretraining, float64, ridgeless baseline (so far)."""
+    generic or aligned teachers, population pretraining, float64 (so far)."""
     from . import anisotropic
 
-    unsupported = {"gamma_s": None, "mu": 0.0, "d": None, "precision": None,
-                   "baseline": "ridgeless", "sigma_s": 0.0}
+    unsupported = {"gamma_s": None, "mu": 0.0, "d": None, "precision": None, "sigma_s": 0.0}
     for name, default in unsupported.items():
         value = kwargs.get(name, default)
         if not (value is default or value == default):
             raise ValueError(f"{name} is not supported together with spectrum= yet (population "
-                             "pretraining, float64, ridgeless baseline); got "
-                             f"{name}={value!r}")
+                             f"pretraining, float64); got {name}={value!r}")
+    V.choice("baseline", kwargs.get("baseline", "ridgeless"), BASELINES)
+    if quantity == "boundary":
+        return anisotropic.phase_boundary(method, spectrum, gamma=kwargs["gamma"],
+                                          sigma=kwargs["sigma"], lam=kwargs["lam"],
+                                          depth=kwargs["depth"], form=kwargs["form"],
+                                          teacher=kwargs["teacher"])
     fn = anisotropic.risk if quantity == "risk" else anisotropic.transferability
     return fn(method, spectrum, gamma=kwargs["gamma"], theta=kwargs["theta"],
               sigma=kwargs["sigma"], lam=kwargs["lam"], depth=kwargs["depth"],
-              form=kwargs["form"])
+              form=kwargs["form"], teacher=kwargs["teacher"],
+              baseline=kwargs.get("baseline", "ridgeless"))
+
+
+def _covariance_options(spectrum, source_spectrum, teacher, kwargs: dict[str, Any]) -> bool:
+    """Validate ``spectrum``, ``source_spectrum`` and ``teacher``; True when the anisotropic
+    theory is needed (a target spectrum is given).
+
+    A source spectrum (covariate shift) changes nothing under population pretraining: gradient
+    flow reaches beta_s with balanced rank-1 weights for any full-rank source covariance, so
+    the risks are those without it. It is refused where it would matter (finite source,
+    penalized pretraining), whose theory is not available."""
+    from .spectra import Spectrum
+    from .teachers import Generic, profile
+
+    for name, value in (("spectrum", spectrum), ("source_spectrum", source_spectrum)):
+        if value is not None and not isinstance(value, Spectrum):
+            raise TypeError(f"{name} must be None or a symtransfer.spectra.Spectrum "
+                            f"(Discrete, PowerLaw, Empirical), got {type(value).__name__}")
+    prof = profile(teacher)
+    if spectrum is None and not isinstance(prof, Generic):
+        raise ValueError(f"teacher={prof!r} needs spectrum= (with x ~ N(0, I) every unit "
+                         "teacher is generic)")
+    if source_spectrum is not None:
+        if kwargs.get("gamma_s") is not None:
+            raise ValueError("source_spectrum with a finite source (gamma_s) has no theory yet "
+                             "(symtransfer.simulate supports it); give gamma_s=None")
+        if np.any(np.asarray(kwargs.get("mu", 0.0), dtype=object) != 0):
+            raise ValueError("source_spectrum with penalized pretraining (mu > 0) has no theory "
+                             "yet; give mu=0")
+    return spectrum is not None
 
 
 def risk(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
          gamma_s=None, sigma_s=0.0, form: str = "exact", d: int | None = None,
-         precision: int | None = None, baseline: str = "ridgeless", mu=0.0, spectrum=None):
+         precision: int | None = None, baseline: str = "ridgeless", mu=0.0, spectrum=None,
+         teacher="generic", source_spectrum=None):
     """Generalization error ``R = |beta_hat - beta_t|^2`` of a training method.
 
     Parameters
@@ -558,7 +593,17 @@ def risk(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
         then scratch training). Population pretraining and depth 2 only.
     spectrum : None (x ~ N(0, I), default) or a :mod:`symtransfer.spectra` spectrum of the
         input covariance Sigma: the risk is then in the Sigma-norm, for generic teachers and
-        population pretraining (:mod:`symtransfer.anisotropic`; float64 only so far).
+        population pretraining (:mod:`symtransfer.anisotropic`; float64 only so far). With
+        ``baseline='optimal_ridge'``: lam* = sigma^2/gamma for generic teachers (the Bayes
+        ridge, for any Sigma), a numeric minimization for aligned ones
+        (:func:`symtransfer.anisotropic.optimal_ridge`).
+    teacher : 'generic' (default: uniformly random orientation relative to Sigma's
+        eigenvectors) or a :mod:`symtransfer.teachers` profile, e.g. ``Aligned(power)`` (energy
+        per eigendirection proportional to eigenvalue**power); needs ``spectrum``.
+    source_spectrum : None or the source inputs' spectrum (covariate shift, same eigenvectors
+        as the target's). With population pretraining it leaves every risk unchanged
+        (gradient flow reaches beta_s for any full-rank source covariance); with a finite
+        source or ``mu > 0`` it raises (no theory yet; :func:`simulate` supports it).
 
     Returns a float (or array) in float64; an mpmath number (or object array) with precision.
     Singular points (gamma = 1, gamma_s = 1) return their limits, ``inf`` where the risk
@@ -566,15 +611,15 @@ def risk(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
     """
     kwargs = dict(gamma=gamma, theta=theta, sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
                   sigma_s=sigma_s, form=form, d=d, precision=precision, baseline=baseline, mu=mu)
-    if spectrum is not None:
-        return _anisotropic("risk", method, spectrum, kwargs)
+    if _covariance_options(spectrum, source_spectrum, teacher, kwargs):
+        return _anisotropic("risk", method, spectrum, dict(kwargs, teacher=teacher))
     return _run("risk", method, kwargs)
 
 
 def transferability(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
                     gamma_s=None, sigma_s=0.0, form: str = "exact", d: int | None = None,
                     precision: int | None = None, baseline: str = "ridgeless", mu=0.0,
-                    spectrum=None):
+                    spectrum=None, teacher="generic", source_spectrum=None):
     """Transferability ``T = R_baseline - R_method`` (> 0: transfer helps); same parameters as
     :func:`risk`. ``lam`` is the method's ridge penalty; the reference is scratch training,
     ridgeless (default) or ridge at its optimal penalty (``baseline='optimal_ridge'``).
@@ -584,8 +629,9 @@ def transferability(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth
     V.choice("baseline", baseline, BASELINES)
     kwargs = dict(gamma=gamma, theta=theta, sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
                   sigma_s=sigma_s, form=form, d=d, precision=precision, mu=mu)
-    if spectrum is not None:
-        return _anisotropic("transferability", method, spectrum, dict(kwargs, baseline=baseline))
+    if _covariance_options(spectrum, source_spectrum, teacher, kwargs):
+        return _anisotropic("transferability", method, spectrum,
+                            dict(kwargs, baseline=baseline, teacher=teacher))
     if d is None and baseline == "ridgeless" and method != "scratch":
         return _run("transfer", method, kwargs)
     reference = risk("scratch", gamma=gamma, sigma=sigma, d=d, precision=precision,
@@ -625,28 +671,37 @@ def _refine_differences(method: str, kwargs: dict[str, Any], T: Array) -> Array:
 
 
 def anomalous_transfer(method: str, *, gamma, theta, sigma=0.0, lam=0.0, depth: int = 2,
-                       gamma_s=None, sigma_s=0.0, form: str = "exact", mu=0.0):
+                       gamma_s=None, sigma_s=0.0, form: str = "exact", mu=0.0, spectrum=None,
+                       teacher="generic", source_spectrum=None):
     """Where transfer beats the unregularized baseline but not the optimally regularized one:
     ``T_ridgeless > 0 >= T_optimal_ridge`` (the reviewers' "anomalous positive transfer", the
     double-descent peak of the baseline near gamma = 1). Boolean array over the broadcast
-    parameters."""
+    parameters. ``spectrum``, ``teacher``, ``source_spectrum``: as in :func:`risk`."""
     kwargs = dict(gamma=gamma, theta=theta, sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
-                  sigma_s=sigma_s, form=form, mu=mu)
+                  sigma_s=sigma_s, form=form, mu=mu, spectrum=spectrum, teacher=teacher,
+                  source_spectrum=source_spectrum)
     plain = np.asarray(transferability(method, **kwargs))
     tuned = np.asarray(transferability(method, baseline="optimal_ridge", **kwargs))
     return (plain > 0) & (tuned <= 0)
 
 
 def phase_boundary(method: str, *, gamma, sigma=0.0, lam=0.0, depth: int = 2, gamma_s=None,
-                   sigma_s=0.0, form: str = "exact", precision: int | None = None, mu=0.0):
+                   sigma_s=0.0, form: str = "exact", precision: int | None = None, mu=0.0,
+                   spectrum=None, teacher="generic", source_spectrum=None):
     """theta* in [0, pi/2] where ``transferability(method, ...)`` changes sign, in closed form.
 
     Fine-tuning: T > 0 exactly for theta < theta* (``theta* = pi/3`` for the paper's form).
     Linear/ridge transfer: T > 0 for theta < theta* and for theta > pi - theta*.
     NaN where T has one sign for all theta (e.g. fine-tuning at gamma >= 1, where T = 0).
+    ``spectrum``, ``teacher``, ``source_spectrum``: as in :func:`risk`
+    (:func:`symtransfer.anisotropic.phase_boundary`: ``cos(theta*) = c/2`` for fine-tuning).
     """
     if method not in ("linear", "finetune"):
         raise ValueError(f"method must be 'linear' or 'finetune' for a phase boundary, got {method!r}")
+    options = dict(gamma=gamma, sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
+                   sigma_s=sigma_s, form=form, precision=precision, mu=mu)
+    if _covariance_options(spectrum, source_spectrum, teacher, options):
+        return _anisotropic("boundary", method, spectrum, dict(options, teacher=teacher))
     return _run("boundary", method, dict(gamma=gamma, theta=None if method == "scratch" else 0.0,
                                          sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
                                          sigma_s=sigma_s, form=form, d=None, precision=precision,

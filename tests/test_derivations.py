@@ -82,3 +82,37 @@ def test_main_exit_code_reports_failure(monkeypatch, capsys):
     assert main() == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "1 failed" in out
+
+
+def test_fast_evaluation_agrees_with_evalf_on_shipped_expressions():
+    """The lambdified mpmath path gives the evalf values (to 1e-45) where it gives any."""
+    import random
+
+    from derivations import evaluate, evaluate_fast, sample_point
+
+    rng = random.Random(1)
+    exprs = [formulas.finetune("exact", "finite", 3), formulas.phase_boundary("linear"),
+             formulas.finetune("exact", "population")]
+    for expr in exprs:
+        for i in range(6):
+            point = sample_point(rng, i, expr.free_symbols)
+            fast, ref = evaluate_fast(expr, point), evaluate(expr, point)
+            if fast is None:
+                continue
+            assert abs(fast - ref) <= 1e-45 * max(1, abs(ref))
+
+
+def test_cancellation_beyond_working_precision_is_decided_by_evalf():
+    """At 65 fixed digits sqrt(10^160 + gamma) - 10^80 is lost to rounding; the fast path's
+    disagreement is re-evaluated by evalf (adaptive precision), which finds the two equal."""
+    from derivations import WORK_DIGITS, evaluate, evaluate_fast
+
+    big = sp.Integer(10) ** 80
+    derived = (sp.sqrt(big ** 2 + gamma) - big) * 2 * big
+    shipped = 2 * big * gamma / (sp.sqrt(big ** 2 + gamma) + big)
+    point = {gamma: sp.Rational(1, 3)}
+    assert abs(evaluate_fast(derived, point) - evaluate(derived, point)) > 1e-10
+    assert WORK_DIGITS < 160
+    assert same(derived, shipped, "cancellation", symbolic=False).ok
+    assert not same(derived * (1 + sp.Rational(1, 10 ** 30)), shipped, "perturbed",
+                    symbolic=False).ok

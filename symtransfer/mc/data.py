@@ -104,8 +104,13 @@ class Design:
     noise: np.ndarray
 
     @classmethod
-    def sample(cls, rngs: list[np.random.Generator], n: int, d: int) -> "Design":
+    def sample(cls, rngs: list[np.random.Generator], n: int, d: int,
+               scale: np.ndarray | None = None) -> "Design":
+        """``scale``: None (x ~ N(0, I)) or the diagonal of Sigma (x ~ N(0, Sigma) in its
+        eigenbasis: the same standard draws, column j multiplied by sqrt(scale_j))."""
         X, eps = gaussian_design(rngs, n, d)
+        if scale is not None:
+            X = X * np.sqrt(scale)
         U, s, Vt = np.linalg.svd(X, full_matrices=False)
         if np.any(s[:, -1] <= s[:, :1].ravel() * 1e-12):
             raise np.linalg.LinAlgError("design matrix is numerically rank deficient")
@@ -116,8 +121,12 @@ class Design:
         return design
 
     def labels(self, beta: np.ndarray, sigma: float) -> np.ndarray:
+        """``y = X beta + sigma eps``; ``beta`` is one teacher (d,) or one per instance (K, d)."""
+        if beta.ndim == 2:
+            return np.einsum("knd,kd->kn", self.X, beta) + sigma * self.eps
         return self.X @ beta + sigma * self.eps
 
     def problem(self, beta: np.ndarray, sigma: float) -> Problem:
-        target = np.einsum("kdr,d->kr", self.basis, beta) + sigma * self.noise
+        spec = "kdr,kd->kr" if beta.ndim == 2 else "kdr,d->kr"
+        target = np.einsum(spec, self.basis, beta) + sigma * self.noise
         return Problem(self.basis, self.curvature, target)

@@ -48,15 +48,23 @@ def finetune_endpoint(beta_s: np.ndarray, problem: Problem, depth: int,
 
 def endpoint_distances(result) -> dict[str, np.ndarray]:
     """Per-instance distance |beta_hat - predicted| of a fine-tuning simulation to the endpoint
-    predicted by each form ('exact', 'paper'), on the same (regenerated) target data."""
-    from .pipeline import instance_streams, target_data
+    predicted by each form ('exact', 'paper'), on the same (regenerated) target data (for any
+    input covariance: the conservation laws hold for every design)."""
     from .data import sample_problem
+    from .pipeline import instance_streams, target_data
 
     if result.method != "finetune":
         raise ValueError("endpoint predictions exist for method='finetune' only")
     p = result.params
-    X, y = target_data(instance_streams(p["seed"], result.instances), d=p["d"],
-                       gamma=p["gamma"], theta=p["theta"] or 0.0, sigma=p["sigma"])
-    problem = sample_problem(X, y)
+    if getattr(result, "covariance", None) is not None:  # anisotropic inputs: same draws
+        from .pipeline import _samples, target_design
+
+        design = target_design(p["seed"], result.instances, p["d"],
+                               _samples(p["gamma"], p["d"], "gamma"), result.covariance)
+        problem = sample_problem(design.X, design.labels(result.beta_target, p["sigma"]))
+    else:
+        X, y = target_data(instance_streams(p["seed"], result.instances), d=p["d"],
+                           gamma=p["gamma"], theta=p["theta"] or 0.0, sigma=p["sigma"])
+        problem = sample_problem(X, y)
     return {form: np.linalg.norm(result.beta_hat - finetune_endpoint(
         result.beta_source, problem, p["depth"], form), axis=1) for form in ("exact", "paper")}

@@ -26,13 +26,20 @@ from typing import Any
 import numpy as np
 
 from .. import validation as V
+from .covariance import Covariance
+from .covariance import covariance as covariance_setup
 from .data import Design, gaussian_data, population_problem, sample_problem, teachers
 from .gradient_flow import MAX_STEPS, TOL, TrainStats, train
 from .network import Trainable, Weights, small_init
+from .optimizers import Trainer, readout_trajectory, record_times
+from .optimizers import diagnostics as diagnostics_of
+from .optimizers import validate as validate_optimizer
 from .penalized import train_penalized
 from .result import SimulationResult
 
-_STREAMS = ("pretrain_init", "source_data", "target_data", "scratch_init", "readout")
+# appended streams leave the earlier ones unchanged (SeedSequence children are indexed)
+_STREAMS = ("pretrain_init", "source_data", "target_data", "scratch_init", "readout",
+            "minibatch")
 
 
 def instance_streams(seed: int, instances: int) -> dict[str, list[np.random.Generator]]:
@@ -44,11 +51,24 @@ def instance_streams(seed: int, instances: int) -> dict[str, list[np.random.Gene
 
 
 def pretrain(streams, *, d: int, depth: int, gamma_s, sigma_s: float, alpha: float, init: str,
-             train_options: dict, mu: float = 0.0) -> tuple[Weights, TrainStats]:
+             train_options: dict, mu: float = 0.0,
+             covariance: Covariance | None = None, seed: int = 0) -> tuple[Weights, TrainStats]:
     """Gradient flow on the source loss from small initialization (with ``mu > 0``: plus the
-    penalty ``mu/2 |w - w_0|^2`` toward the initialization; population source only)."""
-    beta_s, _ = teachers(d, 0.0)
+    penalty ``mu/2 |w - w_0|^2`` toward the initialization; population source only).
+    ``covariance``: anisotropic source inputs and per-instance teachers drawn from ``seed``
+    (:mod:`symtransfer.mc.covariance`)."""
     K = len(streams["pretrain_init"])
+    if covariance is not None:
+        beta_k, _ = covariance.teachers(seed, K, 0.0)
+        if gamma_s is None:
+            problem = covariance.source_problem(beta_k)
+        else:
+            problem = covariance.source_sample_problem(
+                streams["source_data"], _samples(gamma_s, d, "gamma_s"), beta_k, sigma_s)
+        net = Trainable(small_init(streams["pretrain_init"], d, depth, alpha, init), problem)
+        stats = train(net, label="pretrain", **train_options)
+        return net.weights(), stats
+    beta_s, _ = teachers(d, 0.0)
     if mu > 0:
         start = small_init(streams["pretrain_init"], d, depth, alpha, init)
         return train_penalized(start, beta_s, mu, **train_options)
@@ -203,7 +223,10 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
              alpha: float = 1e-5, init: str = "random", tol: float = TOL,
              max_steps: int = MAX_STEPS, rank_tol: float = 1e-3,
              baseline: str = "ridgeless", mu: float = 0.0,
-             progress: bool | None = None) -> SimulationResult:
+             progress: bool | None = None, optimizer: str = "flow", lr: float | None = None,
+             batch_size: int | None = None, epochs: int | None = None,
+             replacement: bool = False, record=None, spectrum=None, source_spectrum=None,
+             teacher="generic") -> SimulationResult:
     """Monte-Carlo twin of :func:`symtransfer.risk`: same method names and parameters, plus
     the dimension ``d``, the number of independent ``instances`` and the ``seed``.
 
@@ -227,6 +250,26 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
     ``mu > 0`` pretrains (population source, any depth) with the penalty ``mu |w - w_0|^2``
     toward the initialization (:mod:`symtransfer.mc.penalized`; convergence is stationarity).
     With the default small ``alpha`` it is weight decay; a large ``alpha`` gives the lazy end.
+
+    ``optimizer``: how the target phase (scratch, fine-tuning) trains: ``'flow'`` (gradient
+    flow, the default), ``'gd'`` (full-batch gradient descent with step ``lr`` on the loss
+    ``(1/2n)|X beta - y|^2``) or ``'sgd'`` (minibatches of ``batch_size`` rows,
+    ``replacement`` or not, from the instance's own stream), for at most ``epochs`` epochs
+    (default: ``max_steps`` steps); see :mod:`symtransfer.mc.optimizers`. Pretraining is
+    always gradient flow (on the population loss there are no minibatches); linear transfer
+    and ridge keep their closed-form last step (``optimizer='flow'`` only). ``record``: an
+    integer K (K log-spaced times) or increasing times at which the training state is kept in
+    ``result.trajectory`` (train loss, test risk, distance to the gradient-flow endpoint,
+    layer imbalances; for linear transfer with ``lam=0`` its readout's flow, in closed form).
+
+    ``spectrum`` (a :mod:`symtransfer.spectra` spectrum): target inputs ``x ~ N(0, Sigma)``
+    with Sigma's eigenvalues ``spectrum.diagonal(d)``, simulated in Sigma's eigenbasis; the
+    teachers are then drawn per instance (profile ``teacher``: 'generic' or e.g.
+    ``symtransfer.teachers.Aligned(power)``) and the errors are
+    ``(beta_hat - beta_t)^T Sigma (beta_hat - beta_t)``; ``source_spectrum``: the source
+    inputs' own spectrum (covariate shift; default: the target's). See
+    :mod:`symtransfer.mc.covariance`. ``spectrum=None`` (default) is x ~ N(0, I) with the
+    fixed teachers e_1, cos(theta) e_1 + sin(theta) e_2, as always.
     """
     if progress is not None and not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"progress must be None, True or False, got {progress!r}")
@@ -239,13 +282,32 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
         params[k] for k in _REALS)
     depth, d, instances, seed, max_steps = (params[k] for k in _INTEGERS)
     progress = None if progress is None else bool(progress)
+    cov = _covariance(spectrum, source_spectrum, teacher, method, params)
+    ridge = method == "scratch" and (lam > 0 or baseline == "optimal_ridge")
+    n = _samples(gamma, d, "gamma")
+    opt = validate_optimizer(optimizer, lr=lr, batch_size=batch_size, epochs=epochs,
+                             replacement=replacement, n=n, method=method, ridge=ridge)
+    if record is not None and (ridge or (method == "linear" and lam > 0)):
+        raise ValueError("record keeps a training trajectory: ridge solves its last step in "
+                         "closed form (linear transfer with lam=0 records its readout's flow)")
+    times = record_times(record, opt, opt.budget(n, max_steps))
+    params.update(opt.settings(), record=record if times is None or isinstance(record, int)
+                  else times.tolist())
+    if record is not None and cov is not None:
+        raise ValueError("record is not available with spectrum= or source_spectrum= (the "
+                         "recorded test risk and endpoint distance are isotropic)")
     streams = instance_streams(seed, instances)
     theta = 0.0 if theta is None else float(theta)
-    _, beta_t = teachers(d, theta)
-    design = target_design(seed, instances, d, _samples(gamma, d, "gamma"))
+    if cov is None:
+        _, beta_t = teachers(d, theta)
+    else:
+        _, beta_t = cov.teachers(seed, instances, theta)
+    design = target_design(seed, instances, d, _samples(gamma, d, "gamma"), cov)
     problem = design.problem(beta_t, sigma)
     beta_source = None
     options = dict(tol=tol, max_steps=max_steps, progress=progress)
+    fit = Trainer(opt, times, design=design, beta_t=beta_t, sigma=sigma,
+                  rngs=streams["minibatch"])
     diagnostics: dict[str, dict[str, np.ndarray]] = {}
     if method == "scratch" and (lam > 0 or baseline == "optimal_ridge"):
         penalty = sigma ** 2 / gamma if baseline == "optimal_ridge" else lam
@@ -254,13 +316,14 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
         diagnostics["ridge"] = {"lam": np.full(instances, penalty)}
     elif method == "scratch":
         net = Trainable(small_init(streams["scratch_init"], d, depth, alpha, init), problem)
-        stats = train(net, label="scratch", **options)
-        diagnostics["train"] = stats.as_dict()
+        stats = fit(net, label="scratch", **options)
+        diagnostics["train"] = diagnostics_of(stats)
         beta_hat, converged = net.end_to_end(), stats.converged
     else:
         weights, pre = pretrained(seed, instances, d=d, depth=depth, gamma_s=gamma_s,
                                   sigma_s=sigma_s, alpha=alpha, init=init, tol=tol,
-                                  max_steps=max_steps, progress=progress, mu=float(mu))
+                                  max_steps=max_steps, progress=progress, mu=float(mu),
+                                  covariance=cov)
         diagnostics["pretrain"] = pre.as_dict()
         beta_source = weights.end_to_end()
         if method == "linear":
@@ -269,14 +332,42 @@ def simulate(method: str, *, gamma: float, theta: float | None = None, sigma: fl
                                          streams["readout"])
             diagnostics["readout"] = {"rank": rank}
             converged = pre.converged
+            if fit.times is not None:
+                fresh = instance_streams(seed, instances)["readout"]  # the basis fit_readout used
+                fit.trajectory = readout_trajectory(weights, design, beta_t, sigma, fit.times,
+                                                    rank_tol, fresh)
         else:
             net = Trainable(weights, problem)
-            stats = train(net, label="finetune", **options)
-            diagnostics["finetune"] = stats.as_dict()
+            stats = fit(net, label="finetune", reference=beta_source, depth=depth, **options)
+            diagnostics["finetune"] = diagnostics_of(stats)
             beta_hat, converged = net.end_to_end(), pre.converged & stats.converged
-    errors = np.einsum("kd,kd->k", beta_hat - beta_t, beta_hat - beta_t)
-    return SimulationResult(method, params, errors, converged, diagnostics, beta_hat,
-                            beta_source)
+    if cov is None:
+        errors = np.einsum("kd,kd->k", beta_hat - beta_t, beta_hat - beta_t)
+    else:
+        errors = cov.error(beta_hat, beta_t)
+    result = SimulationResult(method, params, errors, converged, diagnostics, beta_hat,
+                              beta_source, fit.trajectory)
+    if cov is not None:
+        result.beta_target, result.covariance = beta_t, cov
+    return result
+
+
+def _covariance(spectrum, source_spectrum, teacher, method: str,
+                params: dict[str, Any]) -> Covariance | None:
+    """The anisotropic setup of a simulation (None: isotropic); records it in ``params`` and
+    refuses combinations the simulator does not model."""
+    cov = covariance_setup(spectrum, source_spectrum, teacher, params["d"])
+    if cov is None:
+        return None
+    if params["mu"] > 0:
+        raise ValueError("mu > 0 (penalized pretraining) is not simulated with spectrum= or "
+                         "source_spectrum=; give mu=0")
+    if params["baseline"] == "optimal_ridge" and cov.teacher.name != "generic":
+        raise ValueError("baseline='optimal_ridge' uses lam* = sigma^2/gamma, the optimal "
+                         "(Bayes) ridge for generic teachers only; with teacher="
+                         f"{cov.teacher!r} give lam explicitly")
+    params.update(spectrum=spectrum, source_spectrum=source_spectrum, teacher=cov.teacher)
+    return cov
 
 
 def ridge_regression(problem, lam: float) -> np.ndarray:
@@ -286,22 +377,26 @@ def ridge_regression(problem, lam: float) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def target_design(seed: int, instances: int, d: int, n: int) -> Design:
+def target_design(seed: int, instances: int, d: int, n: int,
+                  covariance: Covariance | None = None) -> Design:
     """The target design and noise of every instance (cached: a sweep over theta, sigma and the
-    methods reuses one SVD per (seed, instances, d, n))."""
-    return Design.sample(instance_streams(seed, instances)["target_data"], n, d)
+    methods reuses one SVD per (seed, instances, d, n, covariance))."""
+    scale = None if covariance is None else covariance.target
+    return Design.sample(instance_streams(seed, instances)["target_data"], n, d, scale)
 
 
 @lru_cache(maxsize=2)
 def pretrained(seed: int, instances: int, *, d: int, depth: int, gamma_s, sigma_s: float,
                alpha: float, init: str, tol: float, max_steps: int,
-               progress: bool | None = None, mu: float = 0.0) -> tuple[Weights, TrainStats]:
+               progress: bool | None = None, mu: float = 0.0,
+               covariance: Covariance | None = None) -> tuple[Weights, TrainStats]:
     """Pretrained weights (cached: they do not depend on the target, so every grid point of a
     sweep with the same source and seed shares one pretraining)."""
     weights, stats = pretrain(instance_streams(seed, instances), d=d, depth=depth,
                               gamma_s=gamma_s, sigma_s=sigma_s, alpha=alpha, init=init,
                               train_options=dict(tol=tol, max_steps=max_steps,
-                                                 progress=progress), mu=mu)
+                                                 progress=progress), mu=mu,
+                              covariance=covariance, seed=seed)
     for array in weights.layers + [weights.last]:
         array.flags.writeable = False
     return weights, stats

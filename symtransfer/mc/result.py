@@ -21,7 +21,10 @@ class SimulationResult:
     ('pretrain', 'train', 'finetune', 'readout') to per-instance arrays (steps, error, loss, ...).
     ``beta_hat`` (K, d) holds the trained end-to-end vectors and ``beta_source`` (K, d) the
     pretrained ones (None for scratch); the teachers are ``beta_s = e_1`` and
-    ``beta_t = cos(theta) e_1 + sin(theta) e_2``.
+    ``beta_t = cos(theta) e_1 + sin(theta) e_2`` (with a spectrum: drawn per instance,
+    ``beta_target``). ``trajectory`` (with ``simulate(record=...)``)
+    holds the training state of the target phase at recorded times
+    (:class:`symtransfer.mc.optimizers.Recorder`).
     """
 
     method: str
@@ -31,6 +34,11 @@ class SimulationResult:
     diagnostics: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     beta_hat: np.ndarray | None = field(default=None, repr=False)
     beta_source: np.ndarray | None = field(default=None, repr=False)
+    trajectory: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    #: with ``spectrum=`` / ``source_spectrum=``: the per-instance target teachers (K, d) and
+    #: the :class:`~symtransfer.mc.covariance.Covariance` (errors are then in the Sigma-norm)
+    beta_target: np.ndarray | None = field(default=None, repr=False)
+    covariance: Any = field(default=None, repr=False)
 
     @property
     def instances(self) -> int:

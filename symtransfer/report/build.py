@@ -57,7 +57,8 @@ def build_report(out: str | os.PathLike = "report", quick: bool = False,
         with one_blas_thread():
             sweeps, forms, table, grid_checks, scaling = _monte_carlo(cfg, data, workers,
                                                                       client, log)
-        made = _make_figures(cfg, sweeps, forms, figures, log)
+        made = _make_figures(cfg, sweeps, forms, figures, log,
+                             workers=min(2, os.cpu_count() or 1) if client is None else 1)
         log.stage("figures")
         formulas = [(title, _latex(method, options), prefixes)
                     for title, method, options, prefixes in FORMULAS]

@@ -155,7 +155,11 @@ def _chance(instances: int, count: int) -> float:
 @dataclass
 class ScalingCheck:
     """Fine-tuning means at several d, fitted by ``a + b/d`` (weighted least squares, weights
-    1/sem^2), and the intercept a (the d -> infinity limit) against both theory forms."""
+    1/sem^2), and the intercept a (the d -> infinity limit) against both theory forms.
+
+    The means are control-variate estimates (:mod:`symtransfer.mc.control`: design
+    fluctuations with exactly known means, no transfer formula) where the runs carry
+    controls, plain means otherwise."""
 
     params: dict
     ds: tuple
@@ -169,6 +173,8 @@ class ScalingCheck:
     exact: float
     paper: float
     converged: bool
+    #: per d, var(plain mean) / var(control-variate mean); empty: plain means were used
+    variance_ratios: tuple = ()
 
     @property
     def z_exact(self) -> float:
@@ -200,11 +206,19 @@ def fit_inverse_d(ds, means, sems) -> tuple[float, float, float, float]:
 
 
 def scaling_check(params: dict, ds, runs: list[dict], instances: int) -> ScalingCheck:
-    """The finite-size-scaling check from one fine-tuning run per d."""
-    means, sems = zip(*(_summarize(run["errors"]) for run in runs))
+    """The finite-size-scaling check from one fine-tuning run per d (with control variates
+    where every run carries them)."""
+    from ..mc.control import controlled_mean
+
+    if all("controls" in run for run in runs):
+        fits = [controlled_mean(run["errors"], run["controls"], run["control_means"])
+                for run in runs]
+        means, sems, ratios = zip(*fits)
+    else:
+        (means, sems), ratios = zip(*(_summarize(run["errors"]) for run in runs)), ()
     a, se, b, chi2 = fit_inverse_d(ds, means, sems)
     exact = float(theory.risk("finetune", **params))
     paper = float(theory.risk("finetune", form="paper", **params))
     return ScalingCheck(dict(params), tuple(ds), instances, tuple(means), tuple(sems), a, se,
                         b, chi2, exact, paper,
-                        all(bool(run["converged"].all()) for run in runs))
+                        all(bool(run["converged"].all()) for run in runs), tuple(ratios))

@@ -45,10 +45,11 @@ class Config:
     relu_gammas: tuple = (0.2, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0)
     relu_thetas: tuple = tuple(k * PI / 12 for k in range(7))
     relu_instances: int = 16
-    # fine-tuning by finite-size scaling: the mean at several d, fitted by a + b/d
-    # (docs/theory.md's example: the exact and the paper's forms differ by 0.08 there)
-    fss_ds: tuple = (100, 200, 400, 800)
-    fss_instances: int = 40
+    # fine-tuning by finite-size scaling: the mean at several d (control-variate estimates,
+    # symtransfer.mc.control), fitted by a + b/d (docs/theory.md's example: the exact and the
+    # paper's forms differ by 0.08 there)
+    fss_ds: tuple = (100, 200, 400)
+    fss_instances: int = 20
     fss_params: tuple = (("gamma", 0.6), ("theta", 3 * PI / 8), ("sigma", 0.5), ("depth", 3))
 
 
@@ -62,7 +63,7 @@ QUICK = Config("quick", d=50, instances=8, phase_gammas=(0.4, 0.6, 1.4),
                table_instances=8, penalty_gamma=0.4, penalty_mus=(0.0, 0.4, 0.8, 1.2),
                penalty_thetas=(PI / 4, 7 * PI / 16), relu_gammas=(0.4, 1.0),
                relu_thetas=(0.0, PI / 4, PI / 2), relu_instances=4, fss_ds=(40, 80),
-               fss_instances=6)
+               fss_instances=8)
 
 
 class _Log:

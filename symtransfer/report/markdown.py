@@ -229,12 +229,19 @@ def _scaling_markdown(c: ScalingCheck) -> list[str]:
     verdict = ("exact form accepted, paper's rejected" if c.accepts_exact and c.rejects_paper
                else "exact form accepted, paper's not rejected" if c.accepts_exact
                else "exact form NOT accepted" if c.converged else "not converged")
-    return ["**Fine-tuning by finite-size scaling.** The Monte-Carlo mean at each d "
+    if c.variance_ratios:
+        rows = [r + [f"{v:.0f}\u00d7"] for r, v in zip(rows, c.variance_ratios)]
+    how = ("the control-variate estimate of the mean (`symtransfer.mc.control`: the design's "
+           "null-space projections of both teachers and its noise pull-back, whose exact "
+           "finite-d means are primitives; no transfer formula) "
+           if c.variance_ratios else "the Monte-Carlo mean ")
+    return ["**Fine-tuning by finite-size scaling.** " + how[0].upper() + how[1:] + "at each d "
             f"({c.instances} instances; {_fmt_params(c.params)}) is fitted by a + b/d "
             "(weighted least squares, weights 1/sem\u00b2); the intercept a is the "
             "d \u2192 \u221e limit and is compared with both forms from the means alone. "
             "Accept: |z| \u2264 4; reject: |z| \u2265 5 (z in standard errors of a).", "",
-            _md_table(["d", "MC mean \u00b1 sem"], rows), "",
+            _md_table(["d", "MC mean \u00b1 sem"]
+                      + (["variance reduction"] if c.variance_ratios else []), rows), "",
             _md_table(["intercept a \u00b1 se", "slope b", "\u03c7\u00b2 "
                        f"({len(c.ds) - 2} dof)", "exact form", "z (exact)", "paper form",
                        "z (paper)", "verdict"],

@@ -7,7 +7,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -55,9 +55,9 @@ def _sweep(log: _Log, data: Path, name: str, method: str, grid: dict, *, workers
     return sweep
 
 
-def _relu_sweep(cfg: Config, data: Path, log: _Log):
-    """The two-layer ReLU sweep over (gamma, theta), in this process (its pretraining is
-    shared by every point)."""
+def _relu_sweep(cfg: Config, data: Path) -> tuple[Any, float, bool]:
+    """The two-layer ReLU sweep over (gamma, theta) into data/relu_<name>.npz, in one process
+    (its pretraining is shared by every point): (sweep, seconds, reused from the file)."""
     from ..relu.sweep import run_relu_sweep
 
     path = data / f"relu_{cfg.name}.npz"
@@ -66,11 +66,19 @@ def _relu_sweep(cfg: Config, data: Path, log: _Log):
     sweep = run_relu_sweep({"gamma": cfg.relu_gammas, "theta": cfg.relu_thetas}, path=path,
                            instances=cfg.relu_instances, seed=cfg.seed, progress=False)
     reused = before is not None and path.stat().st_mtime_ns == before
+    return sweep, time.perf_counter() - t, reused
+
+
+def _relu_result(future, cfg: Config, log: _Log):
+    """The ReLU sweep from its background process, logged."""
+    sweep, seconds, reused = future.result()
+    name = f"relu_{cfg.name}.npz"
     if reused:
-        log.reused.append(path.name)
+        log.reused.append(name)
     log(f"sweep relu_{cfg.name}: {len(cfg.relu_gammas) * len(cfg.relu_thetas)} points "
         f"(two-layer ReLU, scratch/linear/fine-tuning, {cfg.relu_instances} instances) "
-        + (f"reused from {path.name}" if reused else f"in {time.perf_counter() - t:.1f} s"))
+        + (f"reused from {name}" if reused else
+           f"in {seconds:.1f} s in a background process"))
     return sweep
 
 
@@ -83,11 +91,16 @@ def _simulate_task(method: str, params: dict, d: int, instances: int, seed: int)
     r = simulate(method, d=d, instances=instances, seed=seed, progress=False, **params)
     out = {"errors": r.errors, "converged": r.converged.astype(float)}
     if method == "finetune":
+        from ..mc.control import design_controls
         from ..plots import form_runs
 
         comparison = form_runs([r])
         for key in ("exact_errors", "paper_errors", "dist_exact", "dist_paper"):
             out[key] = comparison[key][0]
+        try:
+            out["controls"], out["control_means"] = design_controls(r)
+        except ValueError:  # |n - d| <= 1: no control variate with a finite mean
+            pass
     return out
 
 
@@ -134,12 +147,23 @@ def _cached_runs(path: Path, definition: dict, tasks: list[tuple], workers, clie
 
 def _monte_carlo(cfg: Config, data: Path, workers, client, log: _Log):
     """The sweeps, the fine-tuning form runs and the checked cases, with their checks."""
-    from ..tables import MC_CASES
-
     common = dict(d=cfg.d, instances=cfg.instances, seed=cfg.seed, sigma=cfg.sigma,
                   workers=workers, client=client)
+    relu_pool = process_pool(1)  # the ReLU sweep is one process's work: beside the others
+    try:
+        relu = relu_pool.submit(_relu_sweep, cfg, data)
+        sweeps = _isotropic_sweeps(cfg, data, common, log)
+        sweeps["relu"] = _relu_result(relu, cfg, log)
+    finally:
+        relu_pool.shutdown(wait=False, cancel_futures=True)
+    log.stage("sweeps", "reused" if len(log.reused) == len(sweeps) else "")
+    return _checked_runs(cfg, data, sweeps, workers, client, log)
+
+
+def _isotropic_sweeps(cfg: Config, data: Path, common: dict, log: _Log) -> dict:
+    """The deep linear network sweeps of the report's figures."""
     tag = cfg.name
-    sweeps = {
+    return {
         "scratch": _sweep(log, data, f"scratch_gamma_{tag}", "scratch",
                           {"gamma": cfg.dd_gammas}, **common),
         "linear": _sweep(log, data, f"linear_phase_{tag}", "linear",
@@ -154,8 +178,14 @@ def _monte_carlo(cfg: Config, data: Path, workers, client, log: _Log):
                           {"gamma": [cfg.penalty_gamma], "mu": cfg.penalty_mus,
                            "theta": cfg.penalty_thetas}, **common),
     }
-    sweeps["relu"] = _relu_sweep(cfg, data, log)
-    log.stage("sweeps", "reused" if len(log.reused) == len(sweeps) else "")
+
+
+def _checked_runs(cfg: Config, data: Path, sweeps: dict, workers, client, log: _Log):
+    """The checked cases, the fine-tuning form runs and the finite-size scaling, with the
+    checks of every sweep."""
+    from ..tables import MC_CASES
+
+    tag = cfg.name
     # the checked cases (the costliest first, for load balance) and the fine-tuning runs
     # compared with both forms: one process pool
     case_tasks = [(m, dict(kw), cfg.table_d, cfg.table_instances, cfg.seed)

@@ -19,11 +19,30 @@ def _save(fig, figures: Path, name: str) -> list[Path]:
     return paths
 
 
-def _make_figures(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> list:
-    """Draw every figure family, in the report's order; returns [(name, title, caption)]."""
-    from . import finetune, linear, penalty, phase, relu, scratch, spectra
+FAMILIES = ("phase", "linear", "scratch", "finetune", "penalty", "relu", "spectra")
 
-    made = []
-    for family in (phase, linear, scratch, finetune, penalty, relu, spectra):
-        made += family.draw(cfg, sweeps, forms, figures, log)
-    return made
+
+def _draw_family(family: str, cfg: Config, sweeps: dict, forms: dict, figures: Path,
+                 log: _Log) -> list:
+    """One family's ``draw`` (a top-level function: it runs in worker processes)."""
+    import importlib
+
+    return importlib.import_module(f"{__name__}.{family}").draw(cfg, sweeps, forms, figures,
+                                                                log)
+
+
+def _make_figures(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log,
+                  workers: int = 1) -> list:
+    """Draw every figure family, in the report's order; returns [(name, title, caption)].
+
+    With ``workers > 1`` the families are drawn side by side in that many processes (each
+    family's figures are independent; the order of the result is the report's)."""
+    if workers <= 1:
+        return [m for family in FAMILIES
+                for m in _draw_family(family, cfg, sweeps, forms, figures, log)]
+    from ...sweep import process_pool
+
+    with process_pool(workers) as pool:
+        futures = [pool.submit(_draw_family, family, cfg, sweeps, forms, figures, log)
+                   for family in FAMILIES]
+        return [m for future in futures for m in future.result()]
