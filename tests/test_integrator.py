@@ -19,17 +19,15 @@ import math
 import numpy as np
 import pytest
 
-from symtransfer.mc import ConvergenceError
-from symtransfer.mc import rkc
-from symtransfer.mc.data import sample_problem
+import symtransfer as st
+from symtransfer.mc import ConvergenceError, rkc
+from symtransfer.mc import gradient_flow as gf
+from symtransfer.mc.data import Problem, sample_problem
 from symtransfer.mc.gradient_flow import train
 from symtransfer.mc.lowrank import LowRankUpdated, QueuedVector
 from symtransfer.mc.mechanism import finetune_endpoint
-from symtransfer.mc.network import Trainable, small_init
+from symtransfer.mc.network import Trainable, Weights, small_init
 from symtransfer.mc.pipeline import instance_streams, pretrain, target_data
-
-import symtransfer as st
-
 
 # ------------------------------------------------------------------------ RKC coefficients
 
@@ -79,6 +77,132 @@ def test_low_rank_queue_agrees_with_dense_algebra():
     v.push(y[:, :n])
     v.set_coefficients(np.full((K, 1), 2.0))
     np.testing.assert_allclose(v.value(), x + 2 * y[:, :n])
+
+
+def test_low_rank_norms_are_exact_whenever_flushed_and_batches_split():
+    """frobenius2 (plain and row-weighted) equals the dense norm for any coefficients, before
+    and after a partial flush; take/put move instances with their queues."""
+    rng = np.random.default_rng(1)
+    K, m, n = 4, 6, 5
+    base, w = rng.standard_normal((K, m, n)), rng.uniform(0.1, 3.0, (K, m))
+    M = LowRankUpdated(base, capacity=3, row_weights=w)
+    a, b = rng.standard_normal((7, K, m)), rng.standard_normal((7, K, n))
+
+    def dense(coef, upto, start):
+        return start + np.einsum("kt,tkm,tkn->kmn", coef, a[:upto], b[:upto])
+
+    for t in range(5):
+        M.matvec(b[t])  # the base product of the next term comes from this matvec
+        M.push(a[t], b[t])
+    coef = rng.standard_normal((K, 5))
+    M.set_coefficients(coef)
+    D = dense(coef, 5, base)
+    np.testing.assert_allclose(M.frobenius2(), np.einsum("kmn,kmn->k", D, D), rtol=1e-12)
+    np.testing.assert_allclose(M.frobenius2(weighted=True),
+                               np.einsum("km,kmn,kmn->k", w, D, D), rtol=1e-12)
+    M.flush(keep=np.array([1, 3]))  # D is now the base; terms 1, 3 kept with coefficient 0
+    for t in (5, 6):
+        M.push(a[t], b[t])  # no matvec before: base products computed directly
+    coef2 = rng.standard_normal((K, 4))
+    M.set_coefficients(coef2)
+    D2 = D + np.einsum("kt,tkm,tkn->kmn", coef2, a[[1, 3, 5, 6]], b[[1, 3, 5, 6]])
+    np.testing.assert_allclose(M.frobenius2(weighted=True),
+                               np.einsum("km,kmn,kmn->k", w, D2, D2), rtol=1e-12)
+    rows = np.array([3, 1])
+    sub = M.take(rows)
+    x = rng.standard_normal((2, n))
+    np.testing.assert_allclose(sub.matvec(x), np.einsum("kmn,kn->km", D2[rows], x), atol=1e-12)
+    sub.push(a[0, rows], b[0, rows], 1.0)
+    M.put(rows, sub)
+    D2[rows] += np.einsum("km,kn->kmn", a[0, rows], b[0, rows])
+    np.testing.assert_allclose(M.base, D2, atol=1e-12)
+    np.testing.assert_allclose(M.frobenius2(), np.einsum("kmn,kmn->k", D2, D2), rtol=1e-12)
+
+
+# --------------------------------------------------------------- the Hessian bound of RKC
+
+def _dense_gradient(layers, last, problem):
+    net = Trainable(Weights([W.copy() for W in layers], last.copy()), problem)
+    grad = gf._gradient(net)
+    parts = [np.einsum("ki,kj->kij", a, b) for a, b in zip(grad.lefts[:-1], grad.rights)]
+    return np.concatenate([p.reshape(p.shape[0], -1) for p in parts] + [grad.lefts[-1]], 1)
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+def test_hessian_bound_holds_and_is_tighter_than_the_frobenius_bound(depth):
+    """The loss Hessian (central differences of gradients) at points of a flow with spread
+    curvatures: its spectral radius is below the RKC bound, which is below the plain
+    Frobenius bound of the Heun rule (and well below it where the weights lie along
+    small-curvature directions)."""
+    rng = np.random.default_rng(2)
+    K, d = 2, 6
+    lam = np.stack([np.geomspace(1e-2, 4.0, d) for _ in range(K)])
+    target = np.zeros((K, d))
+    target[:, 0] = 1.0  # along the smallest curvature
+    problem = Problem(None, lam, target)
+    weights = small_init([np.random.default_rng(k) for k in range(K)], d, depth, 0.3)
+    net = Trainable(weights, problem)
+    train(net, horizon=50.0, tol=1e-13, progress=False)
+    w = net.weights()
+    layers, last = [W + 0.05 * rng.standard_normal(W.shape) for W in w.layers], w.last
+    sizes = [W[0].size for W in layers] + [d]
+    theta = np.concatenate([W.reshape(K, -1) for W in layers] + [last], 1)
+
+    def unflat(t):
+        out, i = [], 0
+        for W in layers:
+            out.append(t[:, i:i + W[0].size].reshape(W.shape))
+            i += W[0].size
+        return out, t[:, i:]
+
+    eps, P = 1e-6, sum(sizes)
+    H = np.zeros((K, P, P))
+    for j in range(P):
+        e = np.zeros(P)
+        e[j] = eps
+        H[:, :, j] = (_dense_gradient(*unflat(theta + e), problem)
+                      - _dense_gradient(*unflat(theta - e), problem)) / (2 * eps)
+    true = np.abs(np.linalg.eigvalsh((H + H.transpose(0, 2, 1)) / 2)).max(axis=1)
+    net = Trainable(Weights(*unflat(theta)), problem)
+    flow = gf._Flow(net)
+    grad = gf._gradient(net)
+    norms2 = flow.flow_norms2()
+    args = (norms2, gf._v_norms2(grad), flow.first_weighted2(), grad.lefts[0], lam.max(axis=1))
+    weighted = gf._hessian_bound(*args)
+    split = gf._hessian_bound(*args, grad.z, lam)  # with the rank-1 split of W_1 along v_2
+    plain = gf._spectral_radius(norms2, grad.lefts[0], lam.max(axis=1))
+    assert np.all(true <= split * (1 + 1e-6)) and np.all(true <= weighted * (1 + 1e-6))
+    assert np.all(split <= weighted * (1 + 1e-9)) and np.all(weighted <= plain)
+    assert np.all(weighted < 0.8 * plain)
+
+
+def test_rank_one_secular_bound():
+    rng = np.random.default_rng(3)
+    diag = np.stack([rng.uniform(0, 4, 30), np.geomspace(1e-3, 4, 30), np.zeros(30)])
+    a = np.stack([rng.standard_normal(30), np.r_[np.ones(3), np.zeros(27)], np.zeros(30)])
+    exact = np.array([np.linalg.eigvalsh(np.diag(dk) + np.outer(ak, ak))[-1]
+                      for dk, ak in zip(diag, a)])
+    top = gf._rank_one_top(diag, a * a)
+    assert np.all(top >= exact) and np.allclose(top, exact, rtol=1e-8)
+    assert np.all(gf._rank_one_top(diag, a * a, iterations=1) >= exact)
+
+
+def test_shrinking_the_batch_changes_no_instance():
+    """Instances finish at different times and the batch shrinks to the rest: every instance
+    ends exactly (to rounding) where it ends when trained alone, after the same work."""
+    _, weights, problem, _, _ = _fine_tuning_setup(40, 0.95, instances=5)
+    net = Trainable(weights, problem)
+    stats = train(net, progress=False)
+    together = net.end_to_end()
+    for k in range(5):
+        one = slice(k, k + 1)
+        alone = Trainable(Weights([W[one] for W in weights.layers], weights.last[one]),
+                          Problem(problem.basis[one], problem.curvature[one],
+                                  problem.target[one]))
+        single = train(alone, progress=False)
+        np.testing.assert_allclose(alone.end_to_end()[0], together[k], rtol=1e-9, atol=1e-13)
+        assert single.evaluations[0] == stats.evaluations[k]
+        assert single.steps[0] == stats.steps[k]
 
 
 # ---------------------------------------------------------------- RKC against Heun and laws

@@ -9,7 +9,7 @@ the weights by setting coefficients, not by rewriting (K, d, d) arrays.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -79,9 +79,29 @@ class Trainable:
         V = problem.basis
         self.frozen = None if V is None else W1
         first = W1 if V is None else np.matmul(V.transpose(0, 2, 1), W1)
-        self.first = LowRankUpdated(first)
+        # rows weighted by the data's curvatures lam_i: |Lam^(1/2) W_1|_F bounds the Hessian
+        self.first = LowRankUpdated(first, row_weights=problem.curvature)
         self.middle = [LowRankUpdated(W) for W in weights.layers[1:]]
         self.last_layer = QueuedVector(weights.last)
+
+    def take(self, rows: np.ndarray) -> "Trainable":
+        """The instances ``rows`` as a network of their own, for training only (copies of the
+        weights and queues; the sub-problem has no basis, so :meth:`weights` and
+        :meth:`end_to_end` are for the original network after :meth:`put`)."""
+        new = object.__new__(Trainable)
+        p = self.problem
+        new.problem = replace(p, basis=None, curvature=p.curvature[rows], target=p.target[rows])
+        new.frozen = None
+        new.first = self.first.take(rows)
+        new.middle = [layer.take(rows) for layer in self.middle]
+        new.last_layer = self.last_layer.take(rows)
+        return new
+
+    def put(self, rows: np.ndarray, sub: "Trainable") -> None:
+        """Write the weights of ``sub`` (from :meth:`take`) back into the instances ``rows``."""
+        for mine, theirs in zip(self.matrices, sub.matrices):
+            mine.put(rows, theirs)
+        self.last_layer.put(rows, sub.last_layer)
 
     @property
     def matrices(self) -> list[LowRankUpdated]:
