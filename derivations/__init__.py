@@ -55,7 +55,7 @@ RTOL = mpmath.mpf("1e-40")
 ATOL = mpmath.mpf("1e-45")
 N_POINTS = 24
 #: count_ops above which sympy.simplify is never tried.
-SIMPLIFY_MAX_OPS = 60
+SIMPLIFY_MAX_OPS = 40
 #: count_ops above which the zero test tries cancel alone (the other rewrites cost seconds
 #: on such expressions and none of the shipped checks needs them there).
 REWRITE_MAX_OPS = 300

@@ -116,8 +116,7 @@ def fit_readout(features: np.ndarray, X: np.ndarray, y: np.ndarray, lam: float,
     learned = learned_features(features, rank_tol, rngs)
     ranks = np.array([basis.shape[1] for basis in learned])
     if lam > 0:  # ridge on all d features: residual directions are shrunk to nothing
-        A = np.matmul(X, features)
-        U, s, Vt = np.linalg.svd(A, full_matrices=False)
+        U, s, Vt = _feature_svd(features, X)
         coef = s / (s ** 2 + n * lam) * np.einsum("knr,kn->kr", U, y)
         w = np.einsum("krd,kr->kd", Vt, coef)
         return np.einsum("kij,kj->ki", features, w), ranks
@@ -126,6 +125,23 @@ def fit_readout(features: np.ndarray, X: np.ndarray, y: np.ndarray, lam: float,
         w, *_ = np.linalg.lstsq(Xk @ basis, yk, rcond=None)
         betas.append(basis @ w)
     return np.stack(betas), ranks
+
+
+_SVD_CACHE: list[tuple[np.ndarray, np.ndarray, tuple]] = []
+
+
+def _feature_svd(features: np.ndarray, X: np.ndarray) -> tuple:
+    """Thin SVD of ``X F`` per instance. Remembered for the last two read-only (cached)
+    pairs of arrays, by identity: a ridge sweep over lam and theta on one design and one
+    pretrained network (depth 2, whose features are the cached first layer) decomposes once."""
+    for f, x, svd in _SVD_CACHE:
+        if f is features and x is X:
+            return svd
+    svd = np.linalg.svd(np.matmul(X, features), full_matrices=False)
+    if not (features.flags.writeable or X.flags.writeable):
+        _SVD_CACHE.insert(0, (features, X, svd))
+        del _SVD_CACHE[2:]
+    return svd
 
 
 def _samples(gamma: float, d: int, name: str) -> int:

@@ -33,9 +33,10 @@ def _derivation_key() -> str:
     return h.hexdigest()
 
 
-#: the derivation modules split in two groups of similar cost (phase is the slowest)
-_GROUPS = (("phase", "scratch", "source", "linear", "properties", "primitives"),
-           ("finetune", "distances", "penalty", "spectra", "ridge"))
+#: the derivation modules split in two groups of similar cost (~12 s each on this machine;
+#: phase reuses finetune's derived risks, so they share a process)
+_GROUPS = (("phase", "finetune", "primitives", "scratch", "source", "linear", "properties"),
+           ("distances", "penalty", "ridge", "spectra", "optimizers"))
 
 
 def _derive(modules: tuple[str, ...] | None = None) -> tuple[list[tuple], float]:
