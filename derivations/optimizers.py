@@ -95,17 +95,24 @@ def minibatch_in_row_space() -> bool:
     return all(sp.cancel(e) == 0 for e in P_perp * X[0, :].T)
 
 
-def rank_one_kept(L: int = 3) -> bool:
-    """(c): a step from ``W_1 = w u_2^T, W_l = s_l u_l u_(l+1)^T, W_L = s_L u_L`` with
-    ``u_l = e_(l-1)`` (orthonormal, in dimension L; rotation invariance makes the choice
-    general) and a free vector w keeps each layer's pattern."""
+def _rank_one_step(L: int):
+    """One step from the rank-1 family ``W_1 = w u_2^T, W_l = s_l u_l u_(l+1)^T,
+    W_L = s_L u_L`` (``u_l = e_(l-1)`` in dimension L, w free) along a free output gradient
+    g: (e, w, s, g, layers before, layers after)."""
     dim = L
     e = [sp.Matrix(dim, 1, lambda i, j, k=k: 1 if i == k else 0) for k in range(dim)]
     w = sp.Matrix(dim, 1, lambda i, j: sp.Symbol(f"v{i}"))
     s = sp.symbols(f"s2:{L + 1}", positive=True)
     Ws = [w * e[0].T] + [s[l - 1] * e[l - 1] * e[l].T for l in range(1, L - 1)] + [s[-1] * e[L - 2]]
     g = sp.Matrix(dim, 1, lambda i, j: sp.Symbol(f"g{i}"))
-    new = [W - eta * G for W, G in zip(Ws, step_gradients(Ws, g))]
+    return e, w, s, g, Ws, [W - eta * G for W, G in zip(Ws, step_gradients(Ws, g))]
+
+
+def rank_one_kept(L: int = 3) -> bool:
+    """(c): a step from ``W_1 = w u_2^T, W_l = s_l u_l u_(l+1)^T, W_L = s_L u_L`` with
+    ``u_l = e_(l-1)`` (orthonormal, in dimension L; rotation invariance makes the choice
+    general) and a free vector w keeps each layer's pattern."""
+    e, w, s, g, Ws, new = _rank_one_step(L)
     if not (new[0] - new[0] * e[0] * e[0].T).expand().is_zero_matrix:
         return False
     for l in range(1, L - 1):
@@ -120,13 +127,7 @@ def drift_on_family(L: int = 3) -> tuple[bool, bool]:
     """(d): the traces of the imbalances after one step on the rank-1 family, against
     ``eta^2 P (|g|^2 - (w.g)^2/s_2^2)`` (delta_1) and ``-eta^2 (w.g)^2 P delta_l/(s_l^2
     s_(l+1)^2)`` (l >= 2)."""
-    dim = L
-    e = [sp.Matrix(dim, 1, lambda i, j, k=k: 1 if i == k else 0) for k in range(dim)]
-    w = sp.Matrix(dim, 1, lambda i, j: sp.Symbol(f"v{i}"))
-    s = sp.symbols(f"s2:{L + 1}", positive=True)
-    Ws = [w * e[0].T] + [s[l - 1] * e[l - 1] * e[l].T for l in range(1, L - 1)] + [s[-1] * e[L - 2]]
-    g = sp.Matrix(dim, 1, lambda i, j: sp.Symbol(f"g{i}"))
-    new = [W - eta * G for W, G in zip(Ws, step_gradients(Ws, g))]
+    e, w, s, g, Ws, new = _rank_one_step(L)
     tr = [(D1 - D0).trace() for D1, D0 in zip(_imbalances(new), _imbalances(Ws))]
     P = sp.Mul(*[si ** 2 for si in s])
     wg = (w.T * g)[0, 0]
