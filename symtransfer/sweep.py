@@ -43,6 +43,9 @@ SETTINGS = dict(gamma=None, theta=None, sigma=0.0, lam=0.0, depth=2, gamma_s=Non
 #: given, so the definitions of gradient-flow sweeps (and their files) stay as they were
 OPTIMIZER_SETTINGS = dict(optimizer="flow", lr=None, batch_size=None, epochs=None,
                           replacement=False)
+#: ``record=`` (an integer K or increasing times): every point keeps its training trajectory
+#: (:attr:`Sweep.trajectory`); stored only when given, like the optimizer settings
+RECORD_SETTINGS = dict(record=None)
 
 
 @dataclass
@@ -52,7 +55,10 @@ class Sweep(GridResults):
     ``grid`` maps each swept parameter (in order) to its values; ``settings`` holds every other
     :func:`symtransfer.simulate` argument. ``errors``, ``converged`` and ``steps`` have shape
     ``grid shape + (instances,)``; ``done`` has the grid shape. ``meta`` records the format,
-    package versions and times.
+    package versions and times. With the setting ``record``, ``trajectory`` maps each recorded
+    quantity of :attr:`symtransfer.SimulationResult.trajectory` to ``grid shape +`` its
+    per-point shape (``time``: ``(T,)``; ``loss``, ``risk``, ``distance``: ``(instances, T)``;
+    the imbalances: ``(instances, T, depth - 1)``), NaN where a point is not done.
     """
 
     method: str
@@ -63,6 +69,7 @@ class Sweep(GridResults):
     steps: np.ndarray
     done: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
+    trajectory: dict[str, np.ndarray] | None = None
 
     def mean(self) -> np.ndarray:
         """Mean error per grid point; NaN where not done or where an instance did not
@@ -116,14 +123,24 @@ class Sweep(GridResults):
         """Write atomically: a temporary file in the same folder, renamed over ``path``."""
         header = dict(self.meta, format=FORMAT, method=self.method, settings=self.settings,
                       axes=list(self.grid))
-        save_atomic(path, header, self.grid, dict(errors=self.errors, converged=self.converged,
-                                                  steps=self.steps, done=self.done))
+        arrays = dict(errors=self.errors, converged=self.converged, steps=self.steps,
+                      done=self.done)
+        if self.trajectory is not None:
+            header["trajectory"] = sorted(self.trajectory)
+            arrays.update({f"trajectory_{k}": v for k, v in self.trajectory.items()})
+        save_atomic(path, header, self.grid, arrays)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Sweep":
         """The sweep stored at ``path`` (no unpickling). A truncated, corrupt or wrongly
         structured file is a ValueError naming the path and what is wrong."""
         header, grid, arrays = load(path, FORMAT, ("errors", "converged", "steps", "done"))
+        keys = header.get("trajectory", [])
+        if not (isinstance(keys, list) and all(isinstance(k, str) and k.isidentifier()
+                                               for k in keys)):
+            raise invalid(path, f"header['trajectory'] is {keys!r}, not a list of names")
+        if keys:
+            arrays.update(load(path, FORMAT, tuple(f"trajectory_{k}" for k in keys))[2])
         method = header.get("method")
         if method not in methods.names():
             raise invalid(path, f"method {method!r} is not one of {methods.names()}")
@@ -137,8 +154,28 @@ class Sweep(GridResults):
         check_array(path, arrays, "errors", shape + (k,), "f")
         check_array(path, arrays, "converged", shape + (k,), "b")
         check_array(path, arrays, "steps", shape + (k,), "iu")
-        meta = {k: v for k, v in header.items() if k not in ("method", "settings", "axes")}
-        return checked(lambda: cls(method, grid, settings, meta=meta, **arrays), path)
+        trajectory = _checked_trajectory(path, arrays, keys, shape, k) if keys else None
+        meta = {k: v for k, v in header.items()
+                if k not in ("method", "settings", "axes", "trajectory")}
+        return checked(lambda: cls(method, grid, settings, meta=meta, trajectory=trajectory,
+                                   **arrays), path)
+
+
+def _checked_trajectory(path, arrays: dict, keys: list, shape: tuple, k: int) -> dict:
+    """The stored trajectory arrays, their shapes checked against the grid and each other."""
+    if "time" not in keys:
+        raise invalid(path, "a stored trajectory has no 'time'")
+    out = {key: arrays.pop(f"trajectory_{key}") for key in keys}
+    time = out["time"]
+    if time.ndim != len(shape) + 1 or time.shape[:-1] != shape:
+        raise invalid(path, f"'trajectory_time' has shape {time.shape}, expected {shape} + (T,)")
+    for key, value in out.items():
+        if value.dtype.kind != "f":
+            raise invalid(path, f"'trajectory_{key}' has dtype {value.dtype}, expected floats")
+        if key != "time" and value.shape[:len(shape) + 2] != shape + (k, time.shape[-1]):
+            raise invalid(path, f"'trajectory_{key}' has shape {value.shape}, expected "
+                          f"{shape + (k, time.shape[-1])} + ...")
+    return out
 
 
 def _versions() -> dict[str, str]:
@@ -171,7 +208,8 @@ def _same_definition(a: Sweep, b: Sweep) -> bool:
 
 
 def run_point(method: str, settings: dict[str, Any], params: dict[str, Any]):
-    """Simulate one grid point; returns (errors, converged, total steps) per instance.
+    """Simulate one grid point; returns (errors, converged, total steps) per instance and the
+    recorded trajectory (None without ``record``).
 
     Runs in worker processes: the simulate caches of that process are reused between points.
     """
@@ -182,7 +220,7 @@ def run_point(method: str, settings: dict[str, Any], params: dict[str, Any]):
     for phase in result.diagnostics.values():
         if "steps" in phase:
             steps += phase["steps"]
-    return result.errors, result.converged, steps
+    return result.errors, result.converged, steps, result.trajectory
 
 
 def run_sweep(method: str, grid: dict[str, Iterable], *, path: str | os.PathLike | None = None,
@@ -205,10 +243,10 @@ def run_sweep(method: str, grid: dict[str, Iterable], *, path: str | os.PathLike
     progress : a tqdm bar over grid points (None: shown when the sweep lasts over 2 s).
     """
     V.method_name(method)
-    unknown = set(settings) - set(SETTINGS) - set(OPTIMIZER_SETTINGS) - set(COVARIANCE)
+    known = set(SETTINGS) | set(OPTIMIZER_SETTINGS) | set(RECORD_SETTINGS) | set(COVARIANCE)
+    unknown = set(settings) - known
     if unknown:
-        raise TypeError(f"unknown setting(s) {sorted(unknown)}; use "
-                        f"{sorted(set(SETTINGS) | set(OPTIMIZER_SETTINGS) | set(COVARIANCE))}")
+        raise TypeError(f"unknown setting(s) {sorted(unknown)}; use {sorted(known)}")
     grid = _grid(grid)
     clash = set(grid) & set(settings)
     if clash:
@@ -220,15 +258,30 @@ def run_sweep(method: str, grid: dict[str, Iterable], *, path: str | os.PathLike
     with locked(path):  # a second run on this path waits here, then resumes from the file
         sweep = resume(path, _new(method, grid, settings), _same_definition)
         todo = [(index, params) for index, params in sweep.points() if not sweep.done[index]]
-        for index, (errors, converged, steps) in _execute(method, settings, todo, workers,
-                                                          client, progress):
+        for index, (errors, converged, steps, trajectory) in _execute(
+                method, settings, todo, workers, client, progress):
             sweep.errors[index], sweep.converged[index] = errors, converged
             sweep.steps[index] = steps
+            if trajectory is not None:
+                _store_trajectory(sweep, index, trajectory)
             sweep.done[index] = True
             sweep.meta["updated"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
             if path is not None:
                 sweep.save(path)
     return sweep
+
+
+def _store_trajectory(sweep: Sweep, index: tuple, trajectory: dict) -> None:
+    """Point ``index``'s trajectory into the sweep's arrays (made, NaN, at the first)."""
+    if sweep.trajectory is None:
+        sweep.trajectory = {k: np.full(sweep.shape + np.shape(v), np.nan)
+                            for k, v in trajectory.items()}
+    for key, value in trajectory.items():
+        if key not in sweep.trajectory or sweep.trajectory[key].shape[len(sweep.shape):] != \
+                np.shape(value):
+            raise ValueError(f"point {index}: recorded {key!r} of shape {np.shape(value)} does "
+                             "not match the sweep's other points (give record explicit times)")
+        sweep.trajectory[key][index] = value
 
 
 def _covariance_settings(settings: dict[str, Any]) -> dict[str, Any]:
@@ -245,6 +298,7 @@ def _covariance_settings(settings: dict[str, Any]) -> dict[str, Any]:
 
 def _validate_points(method: str, settings: dict[str, Any], points: list) -> None:
     """Check every point's parameters before any work starts (errors name the parameter)."""
+    from .mc.optimizers import record_times
     from .mc.optimizers import validate as validate_optimizer
     from .mc.pipeline import _validate
 
@@ -256,10 +310,17 @@ def _validate_points(method: str, settings: dict[str, Any], points: list) -> Non
         kw = {k: v for k, v in {**settings, **params}.items() if k not in COVARIANCE}
         if kw["gamma"] is None:
             raise ValueError("gamma must be given, as a grid axis or a setting")
+        record = kw.pop("record", None)
         kw = _validate(method, kw)
+        if record is not None and not methods.get(method).records(kw):
+            raise ValueError(f"record: method {method!r} keeps no training trajectory with "
+                             f"these parameters ({params})")
         opt = {name: kw.get(name, value) for name, value in OPTIMIZER_SETTINGS.items()}
-        validate_optimizer(opt.pop("optimizer"), **opt, n=int(round(kw["gamma"] * kw["d"])),
-                           method=method, ridge=not methods.get(method).trains_network(kw))
+        n = int(round(kw["gamma"] * kw["d"]))
+        chosen = validate_optimizer(opt.pop("optimizer"), **opt, n=n, method=method,
+                                    ridge=not methods.get(method).trains_network(kw))
+        if record is not None:
+            record_times(record, chosen, chosen.budget(n, kw["max_steps"]))
 
 
 def _execute(method, settings, todo, workers, client, progress):
