@@ -184,9 +184,13 @@ def invalid(path: str | os.PathLike, what: str) -> SweepFileError:
     return SweepFileError(f"{path} is not a valid symtransfer sweep file: {what}")
 
 
-def load(path: str | os.PathLike, fmt: str, names: tuple[str, ...]
+def load(path: str | os.PathLike, fmt: str, names: tuple[str, ...],
+         optional: Callable[[dict[str, Any]], tuple[str, ...]] | None = None
          ) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, np.ndarray]]:
     """(header, grid, arrays) of a file written by :func:`save_atomic` in format ``fmt``.
+
+    ``optional(header)`` names further arrays the header says the file holds (each must be
+    there); they are read in the same pass.
 
     Never unpickles. Structure is checked here (a JSON header with this format and a list of
     axes, a 1-d numeric ``grid_<axis>`` per axis, every array in ``names``); shapes and dtypes
@@ -207,7 +211,7 @@ def load(path: str | os.PathLike, fmt: str, names: tuple[str, ...]
                 grid[k] = _member(path, data, members, f"grid_{k}")
                 if grid[k].ndim != 1 or grid[k].size == 0 or grid[k].dtype.kind not in "fiu":
                     raise invalid(path, f"grid axis {k!r} is not a non-empty 1-d numeric array")
-            for k in names:
+            for k in names + (optional(header) if optional is not None else ()):
                 arrays[k] = _member(path, data, members, k)
     except SweepFileError:
         raise
@@ -250,6 +254,15 @@ def check_array(path, arrays: dict[str, np.ndarray], name: str, shape: tuple[int
         raise invalid(path, f"{name!r} has shape {value.shape}, expected {shape}")
     if value.dtype.kind not in kinds:
         raise invalid(path, f"{name!r} has dtype {value.dtype}, expected kind {kinds!r}")
+
+
+def grid_shape(path, grid: dict[str, np.ndarray], axes: tuple[str, ...],
+               settings: dict[str, Any]) -> tuple[tuple[int, ...], int]:
+    """(grid shape, instances) of a stored sweep whose axes must be among ``axes``."""
+    unknown = set(grid) - set(axes)
+    if unknown:
+        raise invalid(path, f"grid axes {sorted(unknown)} are not among {axes}")
+    return tuple(len(v) for v in grid.values()), check_instances(path, settings)
 
 
 def check_instances(path, settings: dict[str, Any]) -> int:

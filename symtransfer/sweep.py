@@ -28,7 +28,7 @@ import numpy as np
 
 from . import methods
 from . import validation as V
-from ._sweepfile import (GridResults, check_array, check_instances, checked, grid_points,
+from ._sweepfile import (GridResults, check_array, checked, grid_points, grid_shape,
                          invalid, load, locked, parse_grid, plain_settings, resume, same_settings,
                          save_atomic)
 from .mc.covariance import SETTINGS as COVARIANCE
@@ -134,22 +134,21 @@ class Sweep(GridResults):
     def load(cls, path: str | os.PathLike) -> "Sweep":
         """The sweep stored at ``path`` (no unpickling). A truncated, corrupt or wrongly
         structured file is a ValueError naming the path and what is wrong."""
-        header, grid, arrays = load(path, FORMAT, ("errors", "converged", "steps", "done"))
+        def trajectory_arrays(header: dict) -> tuple[str, ...]:
+            keys = header.get("trajectory", [])
+            if not (isinstance(keys, list) and all(isinstance(k, str) and k.isidentifier()
+                                                   for k in keys)):
+                raise invalid(path, f"header['trajectory'] is {keys!r}, not a list of names")
+            return tuple(f"trajectory_{k}" for k in keys)
+
+        header, grid, arrays = load(path, FORMAT, ("errors", "converged", "steps", "done"),
+                                    optional=trajectory_arrays)
         keys = header.get("trajectory", [])
-        if not (isinstance(keys, list) and all(isinstance(k, str) and k.isidentifier()
-                                               for k in keys)):
-            raise invalid(path, f"header['trajectory'] is {keys!r}, not a list of names")
-        if keys:
-            arrays.update(load(path, FORMAT, tuple(f"trajectory_{k}" for k in keys))[2])
         method = header.get("method")
         if method not in methods.names():
             raise invalid(path, f"method {method!r} is not one of {methods.names()}")
-        unknown = set(grid) - set(AXES)
-        if unknown:
-            raise invalid(path, f"grid axes {sorted(unknown)} are not among {AXES}")
         settings = header["settings"]
-        shape = tuple(len(v) for v in grid.values())
-        k = check_instances(path, settings)
+        shape, k = grid_shape(path, grid, AXES, settings)
         check_array(path, arrays, "done", shape, "b")
         check_array(path, arrays, "errors", shape + (k,), "f")
         check_array(path, arrays, "converged", shape + (k,), "b")

@@ -21,7 +21,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .._sweepfile import (GridResults, check_array, check_instances, checked, invalid, load,
+from .._sweepfile import (GridResults, check_array, checked, grid_shape, invalid, load,
                           locked, parse_grid, plain_settings, resume, same_settings,
                           save_atomic)
 from .experiment import DEFAULTS, METHODS, _check, simulate_relu
@@ -99,12 +99,8 @@ class ReluSweep(GridResults):
         if (not isinstance(methods, list) or not methods or len(set(map(str, methods)))
                 != len(methods) or not all(m in METHODS for m in methods)):
             raise invalid(path, f"methods {methods!r} are not distinct names among {METHODS}")
-        unknown = set(grid) - set(AXES)
-        if unknown:
-            raise invalid(path, f"grid axes {sorted(unknown)} are not among {AXES}")
         settings = header["settings"]
-        shape = tuple(len(v) for v in grid.values())
-        k, m = check_instances(path, settings), len(methods)
+        (shape, k), m = grid_shape(path, grid, AXES, settings), len(methods)
         check_array(path, arrays, "done", shape, "b")
         check_array(path, arrays, "errors", (m,) + shape + (k,), "f")
         check_array(path, arrays, "converged", (m,) + shape + (k,), "b")
