@@ -84,18 +84,22 @@ PARAM_SYMBOLS = {"gamma": "\u03b3", "theta": "\u03b8", "sigma": "\u03c3", "lam":
                  "depth": "L", "gamma_s": "\u03b3_s", "sigma_s": "\u03c3_s", "mu": "\u03bc"}
 
 
+def param_label(key: str, value: Any, sep: str = " = ") -> str:
+    """One parameter as titles and tables write it: its symbol, ``sep`` and the value (theta
+    as a fraction of pi)."""
+    shown = _pi_label(value) if key == "theta" else f"{value:g}"
+    return f"{PARAM_SYMBOLS.get(key, key)}{sep}{shown}"
+
+
 def _params_text(**params: Any) -> str:
-    names = PARAM_SYMBOLS
     parts = []
     for key, value in params.items():
         if key == "gamma_s" and value is None:
             parts.append("population pretraining")
         elif key == "sigma_s" and params.get("gamma_s") is None:
             continue
-        elif key == "theta":
-            parts.append(f"\u03b8 = {_pi_label(value)}")
         else:
-            parts.append(f"{names.get(key, key)} = {value:g}")
+            parts.append(param_label(key, value))
     return ", ".join(parts)
 
 

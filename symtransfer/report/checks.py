@@ -71,20 +71,14 @@ def _case_label(method: str, kw: dict) -> str:
 
 def _fmt_params(kw: dict) -> str:
     """Parameters at their non-default values (lam = 0, depth 2, population source omitted)."""
-    from ..plots import PARAM_SYMBOLS, _pi_label
+    from ..plots import PARAM_SYMBOLS
+    from ..plots._common import param_label
 
     defaults = {"lam": 0.0, "depth": 2, "sigma_s": 0.0, "mu": 0.0}
-    parts = []
     order = list(PARAM_SYMBOLS)
-    for k in sorted(kw, key=lambda k: order.index(k) if k in order else len(order)):
-        v = kw[k]
-        if v is None or (k in defaults and v == defaults[k]):
-            continue
-        if k == "theta":
-            parts.append(f"\u03b8={_pi_label(v)}")
-        else:
-            parts.append(f"{PARAM_SYMBOLS.get(k, k)}={v:g}")
-    return ", ".join(parts)
+    shown = [k for k in sorted(kw, key=lambda k: order.index(k) if k in order else len(order))
+             if kw[k] is not None and not (k in defaults and kw[k] == defaults[k])]
+    return ", ".join(param_label(k, kw[k], sep="=") for k in shown)
 
 
 def agreement_checks(cases, runs: list[dict], d: int, instances: int) -> list[Check]:
