@@ -66,16 +66,19 @@ def small_init(rngs: list[np.random.Generator], *, d: int, width: int,
 
 
 def sample_loss(s: Student, X: np.ndarray, y: np.ndarray):
-    """``1/(2n) sum (f(x_i) - y_i)^2`` per instance, and its gradient (dW, dv, db)."""
+    """``1/(2n) sum (f(x_i) - y_i)^2`` per instance, and its gradient (dW, dv, db).
+
+    dW[k, j] = v_kj sum_i 1[w_kj . x_ki > 0] r_ki x_ki / n: the activation mask (as floats)
+    times the residual-weighted inputs, one batched product (no (K, n, m) outer product)."""
     n = X.shape[1]
     pre = np.matmul(X, np.swapaxes(s.W, 1, 2))               # (K, n, m)
     h = np.maximum(pre, 0.0)
-    r = np.einsum("knm,km->kn", h, s.v) + s.b[:, None] - y     # residuals (K, n)
+    r = np.matmul(h, s.v[:, :, None])[:, :, 0] + s.b[:, None] - y   # residuals (K, n)
     loss = 0.5 * np.einsum("kn,kn->k", r, r) / n
-    dv = np.einsum("knm,kn->km", h, r) / n
-    db = r.mean(axis=1)
-    back = (pre > 0) * (r[:, :, None] * s.v[:, None, :])       # (K, n, m)
-    dW = np.matmul(np.swapaxes(back, 1, 2), X) / n
+    dv = np.matmul(r[:, None, :], h)[:, 0, :] / n
+    db = r.sum(axis=1) / n
+    active = np.swapaxes((pre > 0).astype(np.float64), 1, 2)  # (K, m, n)
+    dW = s.v[:, :, None] * np.matmul(active, r[:, :, None] * X) / n
     return loss, (dW, dv, db)
 
 

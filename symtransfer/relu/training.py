@@ -68,8 +68,29 @@ class TrainStats:
                 "seconds": np.full(self.converged.shape, self.seconds)}
 
 
-def _norms(arrays) -> np.ndarray:
-    return np.sqrt(sum(np.square(a).reshape(a.shape[0], -1).sum(axis=1) for a in arrays))
+def _flat(arrays) -> np.ndarray:
+    """The arrays of K instances (leading axis) side by side: (K, total size per instance)."""
+    return np.concatenate([a.reshape(a.shape[0], -1) for a in arrays], axis=1)
+
+
+def _layout(arrays) -> list[tuple[int, int, tuple[int, ...]]]:
+    """(start, stop, shape) of each array of one instance in the flat (K, N) layout."""
+    out, start = [], 0
+    for a in arrays:
+        size = int(np.prod(a.shape[1:], dtype=np.int64))
+        out.append((start, start + size, a.shape[1:]))
+        start += size
+    return out
+
+
+def _unflat(flat: np.ndarray, layout) -> Student:
+    """Views of ``flat`` (k, N) shaped as a Student's arrays (k,) + shape."""
+    k = flat.shape[0]
+    return Student(*(flat[:, a:b].reshape((k,) + shape) for a, b, shape in layout))
+
+
+def _row_norms(flat: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.einsum("ij,ij->i", flat, flat))
 
 
 def train(student: Student, loss_fn: LossFn, reference: np.ndarray, *, tol: float = TOL,
@@ -80,14 +101,21 @@ def train(student: Student, loss_fn: LossFn, reference: np.ndarray, *, tol: floa
     loss_fn(student_subset, index) returns (loss (k,), gradients (dW, dv, db)) for the
     instances ``index`` (the subset holds their parameters). reference (K,): the loss that
     ``tol`` is relative to.
+
+    The parameters and gradients of all instances are kept as one (K, N) array each, so an
+    iteration costs a few array operations whatever the number of parameter arrays; while
+    every instance trains, no subset is copied.
     """
     K = student.instances
     start = time.perf_counter()
+    layout = _layout(student.arrays)
     everyone = np.arange(K)
-    loss, grads = loss_fn(student, everyone)
-    grads = list(grads)
+    params = _flat(student.arrays)
+    loss, grads = loss_fn(_unflat(params, layout), everyone)
+    grads = _flat(grads)
     eta = np.full(K, ETA0)
-    history = np.repeat(loss[:, None], MEMORY, axis=1)
+    history = np.repeat(loss[:, None], MEMORY, axis=1)  # the last accepted losses (a ring)
+    slot = np.zeros(K, dtype=np.int64)
     steps = np.zeros(K, dtype=np.int64)
     stationary = np.zeros(K, dtype=bool)
     converged = loss <= tol * reference
@@ -98,28 +126,26 @@ def train(student: Student, loss_fn: LossFn, reference: np.ndarray, *, tol: floa
             active = np.flatnonzero(~converged & ~failed & (steps < max_steps))
             if active.size == 0:
                 break
-            cur = student.take(active)
-            g = [gr[active] for gr in grads]
-            gnorm = _norms(g)
-            pnorm = _norms(cur.arrays)
+            whole = active.size == K
+            cur, g = (params, grads) if whole else (params[active], grads[active])
+            gnorm, pnorm = _row_norms(g), _row_norms(cur)
             step = eta[active]
             capped = step * gnorm > MAX_REL * pnorm
             step = np.where(capped, MAX_REL * pnorm / np.maximum(gnorm, 1e-300), step)
-            trial = Student(*(p - _bcast(step, p) * gr for p, gr in zip(cur.arrays, g)))
-            new_loss, new_grads = loss_fn(trial, active)
+            trial = cur - step[:, None] * g
+            new_loss, new_grads = loss_fn(_unflat(trial, layout), active)
+            new_grads = _flat(new_grads)
             ok = np.isfinite(new_loss) & (new_loss <= history[active].max(axis=1))
             steps[active] += 1
             acc = active[ok]
-            for full, part in zip(student.arrays, trial.arrays):
-                full[acc] = part[ok]
-            for full, part in zip(grads, new_grads):
-                full[acc] = part[ok]
+            params[acc] = trial[ok]
+            grads[acc] = new_grads[ok]
             loss[acc] = new_loss[ok]
-            history[acc] = np.roll(history[acc], 1, axis=1)
-            history[acc, 0] = loss[acc]
+            history[acc, slot[acc]] = loss[acc]
+            slot[acc] = (slot[acc] + 1) % MEMORY
             eta[acc] = np.where(capped[ok], eta[acc], eta[acc] * GROW)
             eta[active[~ok]] *= SHRINK
-            flat = ((_norms(new_grads)[ok] <= GTOL * np.sqrt(2 * loss[acc]))
+            flat = ((_row_norms(new_grads[ok]) <= GTOL * np.sqrt(2 * loss[acc]))
                     & (loss[acc] <= 0.99 * reference[acc]))
             stationary[acc] = flat & (loss[acc] > tol * reference[acc])
             converged[acc] = (loss[acc] <= tol * reference[acc]) | flat
@@ -128,12 +154,10 @@ def train(student: Student, loss_fn: LossFn, reference: np.ndarray, *, tol: floa
     finally:
         if bar is not None:
             bar.close()
+        for full, part in zip(student.arrays, _unflat(params, layout).arrays):
+            full[...] = part
     return TrainStats(converged & ~failed, stationary & ~failed, steps, loss,
                       time.perf_counter() - start)
-
-
-def _bcast(x: np.ndarray, like: np.ndarray) -> np.ndarray:
-    return x.reshape(x.shape + (1,) * (like.ndim - 1))
 
 
 def _bar(progress: bool | None, label: str, total: int):
