@@ -360,6 +360,9 @@ def _report_command(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; bad input (ValueError, TypeError, arithmetic errors) is one line
     on stderr and exit status 2, never a traceback."""
+    from ._malloc import keep_freed_memory
+
+    keep_freed_memory()  # our process: reuse freed numpy temporaries (speed only)
     try:
         return _main(argv)
     except (ValueError, TypeError, ArithmeticError) as error:

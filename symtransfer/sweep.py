@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import platform
 import time
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
@@ -28,9 +29,21 @@ import numpy as np
 
 from . import methods
 from . import validation as V
-from ._sweepfile import (GridResults, check_array, checked, grid_points, grid_shape,
-                         invalid, load, locked, parse_grid, plain_settings, resume, same_settings,
-                         save_atomic)
+from ._sweepfile import (
+    GridResults,
+    check_array,
+    checked,
+    grid_points,
+    grid_shape,
+    invalid,
+    load,
+    locked,
+    parse_grid,
+    plain_settings,
+    resume,
+    same_settings,
+    save_atomic,
+)
 from .mc.covariance import SETTINGS as COVARIANCE
 from .mc.covariance import covariance, decoded, to_setting
 
@@ -236,7 +249,10 @@ def run_sweep(method: str, grid: dict[str, Iterable], *, path: str | os.PathLike
         While the sweep runs it holds a lock on ``<path>.lock``: a second run on the same
         path waits for it, then computes only what is still missing.
     workers : local worker processes (default: the number of cores, at most one per point to
-        do); 0 or 1 runs in this process. Each worker uses one BLAS thread.
+        do); 0 or 1 runs in this process. Each worker uses one BLAS thread. Or a
+        ``concurrent.futures`` executor the caller owns (e.g. :func:`process_pool`, started
+        inside :class:`one_blas_thread`) to share between sweeps: its workers keep their
+        caches (target designs, pretrained weights) from one sweep to the next.
     client : a ``dask.distributed.Client`` or a scheduler address; then the points run on
         that cluster instead of local processes.
     progress : a tqdm bar over grid points (None: shown when the sweep lasts over 2 s).
@@ -331,6 +347,9 @@ def _execute(method, settings, todo, workers, client, progress):
         if client is not None:
             yield from _on_dask(method, settings, todo, client, bar)
             return
+        if isinstance(workers, Executor):
+            yield from _gathered(_submitted(workers, method, settings, todo), bar)
+            return
         workers = min(os.cpu_count() or 1, len(todo)) if workers is None else workers
         if workers <= 1:
             for index, params in todo:
@@ -344,21 +363,29 @@ def _execute(method, settings, todo, workers, client, progress):
 
 
 def _on_processes(method, settings, todo, workers, bar):
-    import concurrent.futures as cf
-
     with one_blas_thread():  # workers start at submit: keep the variables set until then
         pool = process_pool(workers)
-        futures = {pool.submit(run_point, method, settings, params): index
-                   for index, params in todo}
+        futures = _submitted(pool, method, settings, todo)
     with pool:
-        try:
-            for future in cf.as_completed(futures):
-                yield futures[future], future.result()
-                _tick(bar)
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+        yield from _gathered(futures, bar)
+
+
+def _submitted(pool: Executor, method, settings, todo) -> dict:
+    return {pool.submit(run_point, method, settings, params): index for index, params in todo}
+
+
+def _gathered(futures: dict, bar):
+    """(index, result) as the futures finish; the rest are cancelled if one fails."""
+    import concurrent.futures as cf
+
+    try:
+        for future in cf.as_completed(futures):
+            yield futures[future], future.result()
+            _tick(bar)
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
 
 
 _THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -391,13 +418,22 @@ def process_pool(workers: int):
     """A spawn-context process pool (start its workers inside :class:`one_blas_thread`).
 
     Its workers exit by themselves within about a second when this process dies (even by
-    SIGKILL, which runs no cleanup here): see :func:`exit_with_parent`.
+    SIGKILL, which runs no cleanup here): see :func:`exit_with_parent`; and they keep freed
+    memory for reuse (:func:`symtransfer._malloc.keep_freed_memory`: speed only).
     """
     import concurrent.futures as cf
     import multiprocessing as mp
 
     return cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                  initializer=exit_with_parent, initargs=(os.getpid(),))
+                                  initializer=_start_worker, initargs=(os.getpid(),))
+
+
+def _start_worker(parent: int) -> None:
+    """Initializer of :func:`process_pool`'s workers."""
+    from ._malloc import keep_freed_memory
+
+    exit_with_parent(parent)
+    keep_freed_memory()
 
 
 def exit_with_parent(parent: int, interval: float = 0.5) -> None:

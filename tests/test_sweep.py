@@ -85,6 +85,21 @@ def test_same_seed_same_numbers_any_executor(serial):
     assert not np.allclose(serial.errors, other.errors)
 
 
+def test_a_shared_pool_serves_several_sweeps_with_the_same_numbers(serial):
+    """An executor passed as ``workers`` is used, not closed: two sweeps on one pool give the
+    numbers of the serial run, and the pool still takes work afterwards."""
+    with S.one_blas_thread():
+        pool = S.process_pool(2)
+    with pool:
+        first = run_sweep("finetune", GRID, workers=pool, progress=False, **SMALL)
+        second = run_sweep("scratch", {"gamma": [0.5, 1.5]}, workers=pool, progress=False,
+                           **SMALL)
+        assert pool.submit(os.getpid).result() != os.getpid()
+    assert_same(serial, first)
+    alone = run_sweep("scratch", {"gamma": [0.5, 1.5]}, workers=0, progress=False, **SMALL)
+    assert_same(alone, second)
+
+
 def test_dask_local_cluster_gives_the_same_numbers(serial):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,

@@ -47,8 +47,9 @@ class Config:
     relu_instances: int = 16
     # fine-tuning by finite-size scaling: the mean at several d (control-variate estimates,
     # symtransfer.mc.control), fitted by a + b/d (docs/theory.md's example: the exact and the
-    # paper's forms differ by 0.08 there)
-    fss_ds: tuple = (100, 200, 400)
+    # paper's forms differ by 0.08 there). d = 50, 100, 200: intercept se ~0.007, the paper's
+    # form rejected at z ~ 11 (seeds 0 and 1), for a third of the CPU of d = 100-400 (z ~ 20)
+    fss_ds: tuple = (50, 100, 200)
     fss_instances: int = 20
     fss_params: tuple = (("gamma", 0.6), ("theta", 3 * PI / 8), ("sigma", 0.5), ("depth", 3))
 

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import time
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, Callable
 
@@ -113,6 +114,8 @@ def _map(fn: Callable, tasks: list[tuple], workers: int | None, client) -> list:
     if client is not None:
         futures = [client.submit(fn, *task, pure=False) for task in tasks]
         return client.gather(futures)
+    if isinstance(workers, Executor):
+        return list(workers.map(fn, *zip(*tasks)))
     workers = min(os.cpu_count() or 1, len(tasks)) if workers is None else workers
     if workers <= 1:
         return [fn(*task) for task in tasks]
@@ -148,7 +151,15 @@ def _cached_runs(path: Path, definition: dict, tasks: list[tuple], workers, clie
 
 
 def _monte_carlo(cfg: Config, data: Path, workers, client, log: _Log):
-    """The sweeps, the fine-tuning form runs and the checked cases, with their checks."""
+    """The sweeps, the fine-tuning form runs and the checked cases, with their checks.
+
+    Run inside :class:`symtransfer.sweep.one_blas_thread`. Locally, one pool of ``workers``
+    processes serves every sweep and simulation (its workers keep their caches -- designs,
+    pretrained weights -- and are started once), beside one process for the ReLU sweep."""
+    count = (os.cpu_count() or 1) if workers is None else workers
+    shared = process_pool(count) if client is None and count > 1 else None
+    if shared is not None:
+        workers = shared
     common = dict(d=cfg.d, instances=cfg.instances, seed=cfg.seed, sigma=cfg.sigma,
                   workers=workers, client=client)
     relu_pool = process_pool(1)  # the ReLU sweep is one process's work: beside the others
@@ -156,10 +167,12 @@ def _monte_carlo(cfg: Config, data: Path, workers, client, log: _Log):
         relu = relu_pool.submit(_relu_sweep, cfg, data)
         sweeps = _isotropic_sweeps(cfg, data, common, log)
         sweeps["relu"] = _relu_result(relu, cfg, log)
+        log.stage("sweeps", "reused" if len(log.reused) == len(sweeps) else "")
+        return _checked_runs(cfg, data, sweeps, workers, client, log)
     finally:
         relu_pool.shutdown(wait=False, cancel_futures=True)
-    log.stage("sweeps", "reused" if len(log.reused) == len(sweeps) else "")
-    return _checked_runs(cfg, data, sweeps, workers, client, log)
+        if shared is not None:
+            shared.shutdown(wait=False, cancel_futures=True)
 
 
 def _isotropic_sweeps(cfg: Config, data: Path, common: dict, log: _Log) -> dict:
