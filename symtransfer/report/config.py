@@ -47,10 +47,11 @@ class Config:
     relu_instances: int = 16
     # fine-tuning by finite-size scaling: the mean at several d (control-variate estimates,
     # symtransfer.mc.control), fitted by a + b/d (docs/theory.md's example: the exact and the
-    # paper's forms differ by 0.08 there). d = 50, 100, 200: intercept se ~0.007, the paper's
-    # form rejected at z ~ 11 (seeds 0 and 1), for a third of the CPU of d = 100-400 (z ~ 20)
+    # paper's forms differ by 0.08 there). d = 50, 100, 200, 16 instances: intercept se ~0.0085,
+    # the paper's form rejected at z ~ 9 (seeds 0 and 1), for a quarter of the CPU of d = 100-400
+    # with 20 instances (z ~ 20)
     fss_ds: tuple = (50, 100, 200)
-    fss_instances: int = 20
+    fss_instances: int = 16  # = table_instances: the depth-3 case at d = 200 is its largest run
     fss_params: tuple = (("gamma", 0.6), ("theta", 3 * PI / 8), ("sigma", 0.5), ("depth", 3))
 
 

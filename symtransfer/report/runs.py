@@ -16,7 +16,6 @@ from .. import methods
 from ..sweep import process_pool
 from .checks import (
     Check,
-    ScalingCheck,
     _summarize,
     agreement_checks,
     reference,
@@ -195,27 +194,38 @@ def _isotropic_sweeps(cfg: Config, data: Path, common: dict, log: _Log) -> dict:
     }
 
 
+def _task_key(task: tuple) -> tuple:
+    method, params, d, instances, seed = task
+    return method, json.dumps(params, sort_keys=True), d, instances, seed
+
+
+def _cost(task: tuple) -> float:
+    """A rough relative cost of a simulation task (for load balance: costliest first)."""
+    method, params, d, instances, _ = task
+    return instances * d ** 2 * params.get("depth", 2) * (2 if params.get("gamma_s") else 1)
+
+
 def _checked_runs(cfg: Config, data: Path, sweeps: dict, workers, client, log: _Log):
     """The checked cases, the fine-tuning form runs and the finite-size scaling, with the
-    checks of every sweep."""
+    checks of every sweep: one list of simulations (a task that two of them need, such as
+    the depth-3 case at the scaling's largest d, runs once), costliest first."""
     from ..tables import MC_CASES
 
-    tag = cfg.name
-    # the checked cases (the costliest first, for load balance) and the fine-tuning runs
-    # compared with both forms: one process pool
     case_tasks = [(m, dict(kw), cfg.table_d, cfg.table_instances, cfg.seed)
                   for m, kw in MC_CASES]
     form_params = [dict(gamma=g, theta=cfg.forms_theta, sigma=cfg.sigma,
                         depth=cfg.forms_depth) for g in cfg.forms_gammas]
     form_tasks = [("finetune", p, cfg.d, cfg.forms_instances, cfg.seed) for p in form_params]
-    order = sorted(range(len(case_tasks)), key=lambda i: -case_tasks[i][1].get("depth", 2))
-    tasks = [case_tasks[i] for i in order] + form_tasks
-    runs = _cached_runs(data / f"runs_{tag}.npz", {"tasks": tasks}, tasks, workers, client,
-                        log, "fine-tuning form runs and checked cases")
-    case_out = [None] * len(case_tasks)
-    for i, run in zip(order, runs):
-        case_out[i] = run
-    form_out = runs[len(case_tasks):]
+    fss_params = dict(cfg.fss_params)
+    fss_tasks = [("finetune", fss_params, d, cfg.fss_instances, cfg.seed) for d in cfg.fss_ds]
+    unique = {_task_key(t): t for t in case_tasks + form_tasks + fss_tasks}
+    tasks = sorted(unique.values(), key=_cost, reverse=True)
+    runs = _cached_runs(data / f"runs_{cfg.name}.npz", {"tasks": tasks}, tasks, workers,
+                        client, log, "checked cases, fine-tuning form runs and finite-size "
+                        "scaling")
+    out = {_task_key(t): run for t, run in zip(tasks, runs)}
+    case_out = [out[_task_key(t)] for t in case_tasks]
+    form_out = [out[_task_key(t)] for t in form_tasks]
     forms = {k: np.stack([r[k] for r in form_out]) for k in form_out[0]}
     forms["gamma"] = np.array(cfg.forms_gammas, dtype=float)
     forms["errors"] = np.where(forms.pop("converged") > 0, forms["errors"], np.nan)
@@ -236,22 +246,8 @@ def _checked_runs(cfg: Config, data: Path, sweeps: dict, workers, client, log: _
                              what, value, mean, sem, allow, why,
                              converged=bool(run["converged"].all())))
     grid_checks["fine-tuning (forms figure)"] = fchecks
-    log.stage("checked cases and fine-tuning runs",
-              "reused" if log.reused and log.reused[-1] == f"runs_{tag}.npz" else "")
-    scaling = _finite_size_scaling(cfg, data, workers, client, log)
+    scaling = scaling_check(fss_params, cfg.fss_ds, [out[_task_key(t)] for t in fss_tasks],
+                            cfg.fss_instances)
+    log.stage("checked cases, fine-tuning runs and finite-size scaling",
+              "reused" if log.reused and log.reused[-1] == f"runs_{cfg.name}.npz" else "")
     return sweeps, forms, table, grid_checks, scaling
-
-
-def _finite_size_scaling(cfg: Config, data: Path, workers, client, log: _Log) -> ScalingCheck:
-    """Fine-tuning at every d of ``cfg.fss_ds`` (largest first, for load balance), cached in
-    ``data/fss_<name>.npz``, and its a + b/d fit."""
-    params = dict(cfg.fss_params)
-    tasks = [("finetune", params, d, cfg.fss_instances, cfg.seed)
-             for d in sorted(cfg.fss_ds, reverse=True)]
-    runs = _cached_runs(data / f"fss_{cfg.name}.npz", {"tasks": tasks}, tasks, workers, client,
-                        log, "fine-tuning finite-size scaling")
-    by_d = dict(zip(sorted(cfg.fss_ds, reverse=True), runs))
-    check = scaling_check(params, cfg.fss_ds, [by_d[d] for d in cfg.fss_ds], cfg.fss_instances)
-    log.stage("fine-tuning finite-size scaling",
-              "reused" if log.reused and log.reused[-1] == f"fss_{cfg.name}.npz" else "")
-    return check
