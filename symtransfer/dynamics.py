@@ -245,6 +245,13 @@ def risk_curve(method: str, times, *, gamma: float, theta: float = 0.0, sigma: f
     """The mean-field risk of ``method`` ('finetune', 'scratch' from the balanced rank-1
     initialization of scale ``alpha``, or 'linear') at the flow times ``times`` (positive,
     increasing), with its limit and its oracle-stopped minimum (see :class:`Curve`)."""
+    return _curve(method, times, gamma=gamma, theta=theta, sigma=sigma, depth=depth,
+                  alpha=alpha, nodes=nodes)[0]
+
+
+def _curve(method: str, times, *, gamma: float, theta: float, sigma: float, depth: int,
+           alpha: float, nodes: int | None):
+    """:func:`risk_curve` and the risk as a function of time (the dense solution)."""
     from scipy.optimize import minimize_scalar
 
     if method not in METHODS:
@@ -255,24 +262,28 @@ def risk_curve(method: str, times, *, gamma: float, theta: float = 0.0, sigma: f
         raise ValueError("times must be a 1-d increasing array of positive times")
     if method == "linear":
         c = math.cos(theta)
-        risk = math.sin(theta) ** 2 + (1 - c) ** 2 * np.exp(-2 * times)
+
+        def readout(t):
+            return math.sin(theta) ** 2 + (1 - c) ** 2 * np.exp(-2 * np.asarray(t, dtype=float))
+
         final = math.sin(theta) ** 2
-        return Curve(method, times, risk, final, final, math.inf)
+        return Curve(method, times, readout(times), final, final, math.inf), readout
     start = (finetune_start(gamma, theta) if method == "finetune"
              else scratch_start(gamma, depth, alpha))
     t_max = max(float(times[-1]), 1e4)
-    sol, risk_at = _solve(gamma, sigma, depth, start, t_max, nodes)
+    _, risk_at = _solve(gamma, sigma, depth, start, t_max, nodes)
     risk = risk_at(times)
     dense = np.geomspace(1e-3, t_max, 400)
     values = risk_at(dense)
     final = float(values[-1])
     i = int(np.argmin(values))
     if i == values.size - 1:
-        return Curve(method, times, risk, final, final, math.inf)
+        return Curve(method, times, risk, final, final, math.inf), risk_at
     lo, hi = math.log(dense[max(i - 1, 0)]), math.log(dense[i + 1])
     best = minimize_scalar(lambda v: float(risk_at(math.exp(v))[0]), bounds=(lo, hi),
                            method="bounded", options={"xatol": 1e-6})
-    return Curve(method, times, risk, final, float(best.fun), float(math.exp(best.x)))
+    return (Curve(method, times, risk, final, float(best.fun), float(math.exp(best.x))),
+            risk_at)
 
 
 def linear_regression_risk(times, *, gamma: float, sigma: float, start2: float,
@@ -351,13 +362,10 @@ def stopping_theory(method: str, *, gamma: float, theta: float = 0.0, sigma: flo
     times = np.geomspace(1e-2, 1e4, 200) if times is None else times
     kw = dict(theta=float(theta), sigma=float(sigma), depth=int(depth), alpha=float(alpha),
               nodes=nodes)
-    curve = risk_curve(method, times, gamma=float(gamma), **kw)
+    curve, risk_at = _curve(method, times, gamma=float(gamma), **kw)
     if val_fraction is None:
         return StoppingTheory(curve)
     split = risk_curve(method, times, gamma=float(gamma) * (1 - val_fraction), **kw)
     t_hat = split.oracle_time
-    if math.isinf(t_hat):
-        refit = curve.final
-    else:
-        refit = float(risk_curve(method, [t_hat], gamma=float(gamma), **kw).risk[0])
+    refit = curve.final if math.isinf(t_hat) else float(np.atleast_1d(risk_at(t_hat))[0])
     return StoppingTheory(curve, split.oracle, t_hat, refit)
