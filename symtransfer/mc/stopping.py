@@ -198,6 +198,16 @@ def _fraction(val_fraction: Any, n: int) -> tuple[int, int] | None:
     return n - n_val, n_val
 
 
+def _sample_count(gamma: Any, d: Any) -> int | None:
+    """n = gamma d where both are usable numbers; None otherwise (then simulate refuses them
+    before any work)."""
+    try:
+        n = int(round(float(gamma) * int(d)))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return n if n >= 1 else None
+
+
 def _phase_reason(diagnostics: dict, K: int) -> np.ndarray:
     """The first stopping reason other than 'converged' over the phases (per instance)."""
     reason = np.full(K, "converged", dtype="<U16")
@@ -352,10 +362,12 @@ def early_stopping(method: str, *, gamma: float, theta: float | None = None,
             raise ValueError(f"{name} is not an option of early_stopping")
     kw = dict(gamma=gamma, theta=theta, sigma=sigma, depth=depth, d=d, instances=instances,
               seed=seed, **options)
+    n = _sample_count(gamma, d)
+    fractions = None if n is None else _fraction(val_fraction, n)  # before any work
     full = simulate(method, record=record, **kw)
+    if n is None:  # simulate accepted gamma and d after all
+        fractions = _fraction(val_fraction, int(round(full.params["gamma"] * full.params["d"])))
     params = dict(full.params, progress=options.get("progress"))
-    n = int(round(params["gamma"] * params["d"]))
-    fractions = _fraction(val_fraction, n)
     time, risk = full.trajectory["time"], full.trajectory["risk"]
     end = full.errors
     converged = full.converged.copy()
