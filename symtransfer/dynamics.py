@@ -60,6 +60,8 @@ import numpy as np
 NODES, MAX_NODES = 64, 256
 #: the mean-field curve is refused within this distance of gamma = 1 (see :func:`nodes_for`)
 GAMMA_GAP = 0.05
+#: the latest time the moment equations are integrated to before non-convergence is reported
+T_END = 1e12
 #: methods with a mean-field curve
 METHODS = ("scratch", "finetune", "linear")
 
@@ -163,7 +165,8 @@ def rhs(p, r, u, x, w, a: float, b: float):
 
 @dataclass
 class Curve:
-    """A mean-field risk curve: ``time`` (R,), ``risk`` (R,), the limit ``final`` (t -> inf),
+    """A mean-field risk curve: ``time`` (R,), ``risk`` (R,), the limit ``final`` (t -> inf;
+    the integration runs until the risk is within 1e-6 of the moment equations' fixed point),
     and the oracle: ``oracle`` = min over t > 0 of R(t) (located by bounded minimization on the
     dense solution) at ``oracle_time`` (inf where the risk only decreases)."""
 
@@ -229,15 +232,15 @@ def _solve(gamma: float, sigma: float, depth: int, start: Start, t_max: float,
 
     def risk_at(t):
         y = sol.sol(np.atleast_1d(np.asarray(t, dtype=float)))
-        out = []
-        for col in y.T:
-            p, r, u = split(col)
-            q, a, _ = _scalars(p, r, x, wts, start.m2, depth)
-            out.append(float(wts @ (p - 2 * u + 1)) + a * start.m2
-                       - 2 * q ** ((depth - 1) / 2) * start.mt + max(1 - gamma, 0.0))
-        return np.array(out)
+        p, u = y[:N], y[2 * N:]
+        q = np.array([layer_scale(depth, start.m2, z2) for z2 in wts @ p])
+        return wts @ (p - 2 * u + 1) + q ** (depth - 1) * start.m2 \
+            - 2 * q ** ((depth - 1) / 2) * start.mt + max(1 - gamma, 0.0)
 
-    return sol, risk_at
+    q_end = layer_scale(depth, start.m2, float(wts @ w))       # the fixed point p = r = w
+    limit = float(wts @ (w - 1)) + q_end ** (depth - 1) * start.m2 \
+        - 2 * q_end ** ((depth - 1) / 2) * start.mt + max(1 - gamma, 0.0)
+    return sol, risk_at, limit
 
 
 def risk_curve(method: str, times, *, gamma: float, theta: float = 0.0, sigma: float = 0.0,
@@ -271,9 +274,19 @@ def _curve(method: str, times, *, gamma: float, theta: float, sigma: float, dept
     start = (finetune_start(gamma, theta) if method == "finetune"
              else scratch_start(gamma, depth, alpha))
     t_max = max(float(times[-1]), 1e4)
-    _, risk_at = _solve(gamma, sigma, depth, start, t_max, nodes)
+    while True:  # integrate until the fixed point is reached (scratch: after its plateau)
+        sol, risk_at, limit = _solve(gamma, sigma, depth, start, t_max, nodes)
+        if abs(float(risk_at(t_max)[0]) - limit) <= 1e-6 * max(1.0, limit):
+            break
+        if t_max >= T_END:
+            raise ArithmeticError(
+                f"the mean-field flow has not reached its fixed point by t = {t_max:g} "
+                f"(risk {float(risk_at(t_max)[0]):.6g}, limit {limit:.6g}); a smaller "
+                "initialization (alpha) or a deeper network stays longer at the origin")
+        t_max *= 100
     risk = risk_at(times)
-    dense = np.geomspace(1e-3, t_max, 400)
+    # the solver's own steps resolve every fast phase (scratch's escape from the origin)
+    dense = np.unique(np.concatenate([np.geomspace(1e-3, t_max, 400), sol.t[sol.t > 1e-3]]))
     values = risk_at(dense)
     final = float(values[-1])
     i = int(np.argmin(values))

@@ -208,6 +208,17 @@ def test_depth_one_spectral_filter_agrees_with_random_designs():
     assert np.all(np.abs(risks.mean(0) - theory) < 4 * sem + 2 / d)
 
 
+def test_theory_follows_a_long_plateau_and_reports_one_it_cannot_leave():
+    """Scratch at depth 3 stays near the origin until t ~ 1e5 (alpha = 1e-5): the integration
+    runs on to the fixed point and the solver's steps resolve the sharp minimum; at depth 5 the
+    plateau outlasts t = 1e12, which is reported, not returned."""
+    th = st.early_stopping_theory("scratch", gamma=0.5, sigma=0.5, depth=3)
+    assert th.final == pytest.approx(0.75, rel=1e-6)
+    assert 1e4 < th.curve.oracle_time < 1e6 and th.oracle < 0.7
+    with pytest.raises(ArithmeticError, match="fixed point"):
+        st.early_stopping_theory("scratch", gamma=0.5, sigma=0.5, depth=5)
+
+
 def test_theory_limits_and_linear_transfer():
     th = st.early_stopping_theory("finetune", gamma=0.3, theta=1.0, sigma=0.4, depth=3)
     assert th.final == pytest.approx(float(st.risk("finetune", gamma=0.3, theta=1.0,
