@@ -15,7 +15,9 @@ that the expression symtransfer ships is the same expression:
   the isotropic ones;
 * :mod:`.optimizers` -- finite-step gradient descent and SGD: what stays exact (the frozen
   null space, the rank-1 alignment), how the imbalance drifts, and the fine-tuning scale c
-  with the drift.
+  with the drift;
+* :mod:`.early_stopping` -- the risk along gradient flow: the mean-field moment equations of the
+  balanced rank-1 trajectory (fine-tuning, scratch), their fixed point, depth 1's spectral filter.
 
 ``python -m derivations`` runs :func:`run_all` and prints one line per check.
 
@@ -61,7 +63,7 @@ SIMPLIFY_MAX_OPS = 40
 REWRITE_MAX_OPS = 300
 
 MODULES = ("primitives", "scratch", "source", "linear", "finetune", "phase", "properties",
-           "ridge", "distances", "penalty", "spectra", "optimizers")
+           "ridge", "distances", "penalty", "spectra", "optimizers", "early_stopping")
 
 
 @dataclass(frozen=True)

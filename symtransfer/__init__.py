@@ -6,7 +6,9 @@ Numeric API (numpy only; sympy is imported on first symbolic use):
 * :func:`transferability` — T = R_scratch - R_method;
 * :func:`phase_boundary` — theta* where T changes sign;
 * :func:`optimal_penalty` — the pretraining penalty mu* that maximizes fine-tuning's T;
-* :func:`simulate` — the Monte-Carlo twin of :func:`risk` (gradient flow at finite d).
+* :func:`simulate` — the Monte-Carlo twin of :func:`risk` (gradient flow at finite d);
+* :func:`early_stopping` / :func:`early_stopping_theory` — risk against stopping time, the
+  oracle-stopped and validation-stopped risks (simulated / mean-field theory).
 
 Symbolic API: :func:`expr` (the sympy expression behind each number) and :func:`check`
 (does a user's expression equal ours?), :func:`evaluate` (recompute one at a point).
@@ -31,8 +33,24 @@ from .theory import anomalous_transfer, optimal_penalty, phase_boundary, risk, t
 
 __version__ = "0.1.0"
 __all__ = ["risk", "transferability", "phase_boundary", "anomalous_transfer", "optimal_penalty",
-           "simulate",
+           "simulate", "early_stopping", "early_stopping_theory",
            "SimulationResult", "ConvergenceError", "expr", "check", "evaluate", "__version__"]
+
+
+def early_stopping(method: str, **options: Any):
+    """Risk against stopping time, oracle and validation-split stopping, simulated; see
+    :func:`symtransfer.mc.stopping.early_stopping`."""
+    from .mc.stopping import early_stopping as _early_stopping
+
+    return _early_stopping(method, **options)
+
+
+def early_stopping_theory(method: str, **options: Any):
+    """The mean-field (d -> infinity) risk curve along gradient flow and its stopping risks;
+    see :func:`symtransfer.dynamics.stopping_theory`."""
+    from .dynamics import stopping_theory
+
+    return stopping_theory(method, **options)
 
 
 def expr(method: str, **options: Any):

@@ -236,12 +236,15 @@ class Recorder:
     """Keeps, at given times, per instance: the excess training loss, the test risk
     ``|beta_hat - beta_t|^2``, the distance to the gradient-flow endpoint (when one is given)
     and the Frobenius norms of the imbalances ``W_l^T W_l - W_(l+1) W_(l+1)^T``
-    (l = 1 .. L-1; gradient flow conserves them, :mod:`derivations.optimizers`)."""
+    (l = 1 .. L-1; gradient flow conserves them, :mod:`derivations.optimizers`);
+    with ``keep_beta`` also the end-to-end vector itself (``beta``, (K, R, d): early stopping
+    evaluates it on held-out data, :mod:`symtransfer.mc.stopping`)."""
 
-    def __init__(self, times: np.ndarray, beta_t: np.ndarray) -> None:
+    def __init__(self, times: np.ndarray, beta_t: np.ndarray, keep_beta: bool = False) -> None:
         self.times, self.beta_t = np.asarray(times, dtype=float), beta_t
         self.rows: list[dict[str, np.ndarray]] = []
         self.endpoint: np.ndarray | None = None
+        self.keep_beta = keep_beta
 
     def take(self, net: Trainable) -> None:
         beta = net.end_to_end()
@@ -252,6 +255,8 @@ class Recorder:
                "trace_imbalance": trace_imbalances(net)}
         if self.endpoint is not None:
             row["distance"] = np.sqrt(_sq(beta - self.endpoint))
+        if self.keep_beta:
+            row["beta"] = beta
         self.rows.append(row)
 
     def result(self) -> dict[str, np.ndarray]:
@@ -409,16 +414,17 @@ class Trainer:
     """
 
     def __init__(self, opt: Optimizer, times: np.ndarray | None, *, design, beta_t: np.ndarray,
-                 sigma: float, rngs: Sequence[np.random.Generator]) -> None:
+                 sigma: float, rngs: Sequence[np.random.Generator],
+                 keep_beta: bool = False) -> None:
         self.opt, self.times, self.design, self.sigma = opt, times, design, sigma
-        self.beta_t, self.rngs = beta_t, rngs
+        self.beta_t, self.rngs, self.keep_beta = beta_t, rngs, keep_beta
         self.trajectory: dict[str, np.ndarray] | None = None
 
     def __call__(self, net: Trainable, *, label: str, reference: np.ndarray | None = None,
                  depth: int = 2, **options: Any) -> TrainStats:
         recorder = None
         if self.times is not None:
-            recorder = Recorder(self.times, self.beta_t)
+            recorder = Recorder(self.times, self.beta_t, self.keep_beta)
             recorder.endpoint = _flow_endpoint(net.problem, reference, depth)
         if self.opt.name == "flow":
             stats = (train(net, label=label, **options) if recorder is None
@@ -435,7 +441,8 @@ class Trainer:
 
 def readout_trajectory(weights: Weights, design, beta_t: np.ndarray, sigma: float,
                        times: np.ndarray, rank_tol: float,
-                       rngs: Sequence[np.random.Generator]) -> dict[str, np.ndarray]:
+                       rngs: Sequence[np.random.Generator],
+                       keep_beta: bool = False) -> dict[str, np.ndarray]:
     """Linear transfer's trajectory, exactly: gradient flow of the readout W_L on the frozen
     features from its pretrained value. With ``beta = F W_L`` and the learned basis ``B``
     (``F F^T = B B^T`` on the learned directions, :func:`~.pipeline.learned_features`),
@@ -443,13 +450,15 @@ def readout_trajectory(weights: Weights, design, beta_t: np.ndarray, sigma: floa
     ``w(t) = w* + Q exp(-Lambda t) Q^T (w(0) - w*)`` (``G = Q Lambda Q^T``), ending at the
     least-squares readout that ``simulate`` fits. ``rngs``: the readout streams, fresh, so
     the basis is the one ``simulate`` used. Keys as :meth:`Recorder.result` without
-    ``imbalance`` (the features do not train)."""
+    ``imbalance`` (the features do not train), with ``beta`` (K, R, d) if ``keep_beta``."""
     from .pipeline import learned_features
 
     X, y = design.X, design.labels(beta_t, sigma)
     n = X.shape[1]
     beta_s = weights.end_to_end()
     rows: dict[str, list[np.ndarray]] = {"loss": [], "risk": [], "distance": []}
+    if keep_beta:
+        rows["beta"] = []
     for k, B in enumerate(learned_features(weights.features(), rank_tol, rngs)):
         XB = X[k] @ B
         w_star = np.linalg.lstsq(XB, y[k], rcond=None)[0]
@@ -462,6 +471,8 @@ def readout_trajectory(weights: Weights, design, beta_t: np.ndarray, sigma: floa
         rows["loss"].append(0.5 * (np.sum(res ** 2, axis=1) - res_star @ res_star) / n)
         rows["risk"].append(np.sum((beta - beta_t) ** 2, axis=1))
         rows["distance"].append(np.linalg.norm(beta - B @ w_star, axis=1))
+        if keep_beta:
+            rows["beta"].append(beta)
     return {"time": np.asarray(times, dtype=float),
             **{key: np.stack(value) for key, value in rows.items()}}
 

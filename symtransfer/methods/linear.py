@@ -62,7 +62,7 @@ def _step(ctx: Context) -> Outcome:
         fresh = instance_streams(p["seed"], p["instances"])["readout"]  # the basis used above
         ctx.fit.trajectory = readout_trajectory(ctx.weights, ctx.design, ctx.beta_t,
                                                 p["sigma"], ctx.fit.times, p["rank_tol"],
-                                                fresh)
+                                                fresh, getattr(ctx.fit, "keep_beta", False))
     return Outcome(beta_hat, np.ones(p["instances"], dtype=bool), {"readout": {"rank": rank}})
 
 

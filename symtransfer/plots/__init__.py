@@ -25,6 +25,9 @@ form), :mod:`.baselines` (distances, both baselines), :mod:`.penalty`, :mod:`.me
   fine-tuning; gradient flow and gd) with the theory's endpoints;
 * :func:`step_size_effects` -- fine-tuning under gd and sgd: risk and endpoint shift against
   the learning rate and the batch size, beside gradient flow and both theory forms;
+* :func:`early_stopping_curves` -- risk against stopping time for scratch and fine-tuning, with
+  the mean-field theory and the oracle and validation-split stops;
+  :func:`early_stopping_theory_curves` the theory alone (and the stopped risk against sigma);
 * :func:`penalty_transfer` -- fine-tuning T against the pretraining penalty mu (rich to lazy),
   the best mu* and the transfer it buys, with Monte-Carlo points.
 
@@ -62,6 +65,11 @@ from .penalty import penalty_transfer  # noqa: F401
 from .phase import phase_diagram, transfer_slices  # noqa: F401
 from .scratch import double_descent  # noqa: F401
 from .spectra import finetune_boundary_vs_noise, spectrum_phase_diagrams  # noqa: F401
+from .stopping import (  # noqa: F401
+    early_stopping_curves,
+    early_stopping_theory_curves,
+    stopping_runs,
+)
 from .trajectory import risk_trajectories, trajectory_runs  # noqa: F401
 
-__all__ = ['DIVERGING', 'HALF_PI', 'METHODS_LABEL', 'METHOD_NAMES', 'NAN_HATCH', 'PARAM_SYMBOLS', 'mc_transferability', 'phase_diagram', 'transfer_slices', 'double_descent', 'ridge_curve', 'finetune_forms', 'form_runs', 'DISTANCE_LABELS', 'distance_transfer_table', 'distance_vs_transfer', 'phase_diagram_baselines', 'penalty_transfer', 'spectrum_phase_diagrams', 'finetune_boundary_vs_noise', 'risk_trajectories', 'trajectory_runs', 'step_size_effects', 'step_size_runs', 'method_risks']
+__all__ = ['DIVERGING', 'HALF_PI', 'METHODS_LABEL', 'METHOD_NAMES', 'NAN_HATCH', 'PARAM_SYMBOLS', 'mc_transferability', 'phase_diagram', 'transfer_slices', 'double_descent', 'ridge_curve', 'finetune_forms', 'form_runs', 'DISTANCE_LABELS', 'distance_transfer_table', 'distance_vs_transfer', 'phase_diagram_baselines', 'penalty_transfer', 'spectrum_phase_diagrams', 'finetune_boundary_vs_noise', 'risk_trajectories', 'trajectory_runs', 'step_size_effects', 'step_size_runs', 'method_risks', 'early_stopping_curves', 'early_stopping_theory_curves', 'stopping_runs']
