@@ -113,6 +113,7 @@ def train(student: Student, loss_fn: LossFn, reference: np.ndarray, *, tol: floa
     params = _flat(student.arrays)
     loss, grads = loss_fn(_unflat(params, layout), everyone)
     grads = _flat(grads)
+    gnorms, pnorms = _row_norms(grads), _row_norms(params)  # kept current at each acceptance
     eta = np.full(K, ETA0)
     history = np.repeat(loss[:, None], MEMORY, axis=1)  # the last accepted losses (a ring)
     slot = np.zeros(K, dtype=np.int64)
@@ -128,7 +129,7 @@ def train(student: Student, loss_fn: LossFn, reference: np.ndarray, *, tol: floa
                 break
             whole = active.size == K
             cur, g = (params, grads) if whole else (params[active], grads[active])
-            gnorm, pnorm = _row_norms(g), _row_norms(cur)
+            gnorm, pnorm = gnorms[active], pnorms[active]
             step = eta[active]
             capped = step * gnorm > MAX_REL * pnorm
             step = np.where(capped, MAX_REL * pnorm / np.maximum(gnorm, 1e-300), step)
@@ -140,17 +141,20 @@ def train(student: Student, loss_fn: LossFn, reference: np.ndarray, *, tol: floa
             acc = active[ok]
             params[acc] = trial[ok]
             grads[acc] = new_grads[ok]
+            pnorms[acc] = _row_norms(params[acc])
+            gnorms[acc] = _row_norms(grads[acc])
             loss[acc] = new_loss[ok]
             history[acc, slot[acc]] = loss[acc]
             slot[acc] = (slot[acc] + 1) % MEMORY
             eta[acc] = np.where(capped[ok], eta[acc], eta[acc] * GROW)
             eta[active[~ok]] *= SHRINK
-            flat = ((_row_norms(new_grads[ok]) <= GTOL * np.sqrt(2 * loss[acc]))
+            flat = ((gnorms[acc] <= GTOL * np.sqrt(2 * loss[acc]))
                     & (loss[acc] <= 0.99 * reference[acc]))
             stationary[acc] = flat & (loss[acc] > tol * reference[acc])
             converged[acc] = (loss[acc] <= tol * reference[acc]) | flat
             failed |= eta < MIN_ETA
-            _update(bar, int(converged.sum() + failed.sum()))
+            if bar is not None:
+                _update(bar, int(converged.sum() + failed.sum()))
     finally:
         if bar is not None:
             bar.close()
