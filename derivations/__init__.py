@@ -15,7 +15,8 @@ that the expression symtransfer ships is the same expression:
   the isotropic ones;
 * :mod:`.optimizers` -- finite-step gradient descent and SGD: what stays exact (the frozen
   null space, the rank-1 alignment), how the imbalance drifts, and the fine-tuning scale c
-  with the drift.
+  with the drift;
+* :mod:`.lp_ft` -- LP-FT: the probe's imbalance and the endpoint it fixes, risk, boundary.
 
 ``python -m derivations`` runs :func:`run_all` and prints one line per check.
 
@@ -42,7 +43,8 @@ import sympy as sp
 from sympy.core.relational import Relational
 
 from symtransfer import formulas
-from symtransfer._roots import positive_root_mpmath
+from symtransfer._roots import positive_root_mpmath, probed_root_mpmath
+from symtransfer.lp_ft_formulas import ProbedRoot
 from symtransfer.symbols import d, depth, gamma, gamma_s, lam, mu, n, sigma, sigma_s, theta
 
 SYMBOLIC = "symbolic"
@@ -61,7 +63,7 @@ SIMPLIFY_MAX_OPS = 40
 REWRITE_MAX_OPS = 300
 
 MODULES = ("primitives", "scratch", "source", "linear", "finetune", "phase", "properties",
-           "ridge", "distances", "penalty", "spectra", "optimizers")
+           "ridge", "distances", "penalty", "spectra", "optimizers", "lp_ft")
 
 
 @dataclass(frozen=True)
@@ -142,11 +144,16 @@ def _positive_root(L, a, b):
     return positive_root_mpmath(int(L), a, b)
 
 
+def _probed_root(L, alpha, beta, b):
+    return probed_root_mpmath(int(L), alpha, beta, b)
+
+
 @lru_cache(maxsize=512)
 def _compiled(expr: sp.Expr, symbols: tuple[sp.Symbol, ...]) -> Callable:
     """``expr`` as an mpmath function of ``symbols`` (sympy.lambdify; PositiveRoot by
     :func:`symtransfer._roots.positive_root_mpmath`)."""
-    return sp.lambdify(symbols, expr, modules=[{"PositiveRoot": _positive_root}, "mpmath"])
+    return sp.lambdify(symbols, expr, modules=[{"PositiveRoot": _positive_root,
+                                                "ProbedRoot": _probed_root}, "mpmath"])
 
 
 def evaluate_fast(expr: sp.Expr, point: Mapping[sp.Symbol, sp.Expr]) -> mpmath.mpc | None:
@@ -221,10 +228,11 @@ def numeric_compare(derived: sp.Expr, shipped: sp.Expr, *, points: int = N_POINT
 # --------------------------------------------------------------------------- symbolic zero test
 
 def _canonical(expr: sp.Expr) -> sp.Expr:
-    """Rebuild every PositiveRoot with cancelled arguments, so equal roots compare equal."""
+    """Rebuild every PositiveRoot (and LP-FT's ProbedRoot) with cancelled arguments, so equal
+    roots compare equal."""
     return expr.replace(
-        lambda e: isinstance(e, formulas.PositiveRoot),
-        lambda e: formulas.PositiveRoot(e.args[0], *(sp.cancel(sp.together(a)) for a in e.args[1:])))
+        lambda e: isinstance(e, (formulas.PositiveRoot, ProbedRoot)),
+        lambda e: e.func(e.args[0], *(sp.cancel(sp.together(a)) for a in e.args[1:])))
 
 
 def _sin_as_cos(expr: sp.Expr) -> sp.Expr:
