@@ -43,8 +43,8 @@ import sympy as sp
 from sympy.core.relational import Relational
 
 from symtransfer import formulas
-from symtransfer._roots import positive_root_mpmath, probed_root_mpmath
-from symtransfer.lp_ft_formulas import ProbedRoot
+from symtransfer._roots import boundary_root_mpmath, positive_root_mpmath, probed_root_mpmath
+from symtransfer.lp_ft_formulas import BoundaryRoot, ProbedRoot
 from symtransfer.symbols import d, depth, gamma, gamma_s, lam, mu, n, sigma, sigma_s, theta
 
 SYMBOLIC = "symbolic"
@@ -148,12 +148,17 @@ def _probed_root(L, alpha, beta, b):
     return probed_root_mpmath(int(L), alpha, beta, b)
 
 
+def _boundary_root(L, beta, b):
+    return boundary_root_mpmath(int(L), beta, b)
+
+
 @lru_cache(maxsize=512)
 def _compiled(expr: sp.Expr, symbols: tuple[sp.Symbol, ...]) -> Callable:
     """``expr`` as an mpmath function of ``symbols`` (sympy.lambdify; PositiveRoot by
     :func:`symtransfer._roots.positive_root_mpmath`)."""
     return sp.lambdify(symbols, expr, modules=[{"PositiveRoot": _positive_root,
-                                                "ProbedRoot": _probed_root}, "mpmath"])
+                                                "ProbedRoot": _probed_root,
+                                                "BoundaryRoot": _boundary_root}, "mpmath"])
 
 
 def evaluate_fast(expr: sp.Expr, point: Mapping[sp.Symbol, sp.Expr]) -> mpmath.mpc | None:
@@ -228,10 +233,10 @@ def numeric_compare(derived: sp.Expr, shipped: sp.Expr, *, points: int = N_POINT
 # --------------------------------------------------------------------------- symbolic zero test
 
 def _canonical(expr: sp.Expr) -> sp.Expr:
-    """Rebuild every PositiveRoot (and LP-FT's ProbedRoot) with cancelled arguments, so equal
-    roots compare equal."""
+    """Rebuild every PositiveRoot (and LP-FT's ProbedRoot, BoundaryRoot) with cancelled
+    arguments, so equal roots compare equal."""
     return expr.replace(
-        lambda e: isinstance(e, (formulas.PositiveRoot, ProbedRoot)),
+        lambda e: isinstance(e, (formulas.PositiveRoot, ProbedRoot, BoundaryRoot)),
         lambda e: e.func(e.args[0], *(sp.cancel(sp.together(a)) for a in e.args[1:])))
 
 

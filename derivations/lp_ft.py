@@ -32,7 +32,7 @@ from __future__ import annotations
 import sympy as sp
 
 from symtransfer import formulas, lp_ft_formulas
-from symtransfer.lp_ft_formulas import ProbedRoot
+from symtransfer.lp_ft_formulas import BoundaryRoot, ProbedRoot
 from symtransfer.symbols import depth, gamma, sigma, theta
 
 from . import NUMERIC, Result, holds, is_zero, rational, same
@@ -198,24 +198,46 @@ def risk(source: str, depth_value=L, root: sp.Expr | None = None) -> sp.Expr:
 # --------------------------------------------------------------------------- boundary
 
 
-def boundary_ratio() -> sp.Expr:
-    """L = 2: T = 0 at c^2 = 4 r; the fixed point c^2 (kappa - (1-gamma)) = b with
-    kappa = c^2 + 1 - r gives 4 r (3 r + gamma) = b: its positive root r*."""
-    c2 = 4 * r
-    kap = c2 + 1 - r
-    equation = sp.expand(c2 * (kap - (1 - gamma)) - bb)
-    roots = [sol for sol in sp.solve(equation, r) if sol.subs({gamma: sp.Rational(1, 2),
-                                                               bb: 1}).is_positive]
-    (root,) = roots
-    return root
+def transferability_below() -> sp.Expr:
+    """T = R_scratch - R_lp_ft below gamma = 1 with |c| = C, |O_s| = O: the noise cancels."""
+    C, O, N = sp.symbols("C O N", positive=True)
+    scratch_below = asymptotic(null_form([1], [1])) + asymptotic(min_norm_noise())
+    lp_below = asymptotic(min_norm_noise()) + asymptotic(null_form([1], [1])) * (
+        C ** 2 * N - 2 * C * O + 1)
+    return sp.expand(scratch_below - lp_below), (1 - gamma) * C * (2 * O - C * N)
 
 
-def boundary(source: str) -> sp.Expr:
-    """theta* from cos^2 theta* = r* N_s^2 / k^2 (r = k^2 cos^2 theta / N_s^2, k = O_s/cos theta)."""
+def boundary_equation() -> sp.Expr:
+    """T = 0 at c^2 = 4 r; the fixed point c^2 (kappa - beta) = b gives r = b/(4(kappa - beta)),
+    and c^2 = kappa^(L-2)(kappa - 1 + r) times (kappa - beta) becomes
+    kappa^(L-2) ((kappa - 1)(kappa - beta) + b/4) - b = 0."""
+    r_of_kappa = bb / (4 * (kappa - be))
+    equation = (kappa ** (L - 2) * (kappa - 1 + r) - 4 * r).subs(r, r_of_kappa) * (kappa - be)
+    return sp.expand(equation)
+
+
+def boundary_increasing(depths=range(2, 9)) -> bool:
+    """g(kappa) = kappa^(L-2)((kappa-1)(kappa-beta) + b/4) - b with kappa = 1 + t, beta = 1 - gamma:
+    g' is a polynomial in (t, gamma, b) with nonnegative coefficients (positive for t, gamma > 0),
+    g(1) = -3b/4 < 0 and g > 0 once kappa^(L-2) >= 4: one root kappa > 1."""
+    tt, gg = sp.symbols("tt gg", nonnegative=True)
+    for k in depths:
+        g = (1 + tt) ** (k - 2) * (tt * (tt + gg) + bb / 4) - bb
+        slope = sp.Poly(sp.expand(sp.diff(g, tt)), tt, gg, bb)
+        if any(co < 0 for co in slope.coeffs()) or sp.expand(g.subs(tt, 0)) != -3 * bb / 4:
+            return False
+    return True
+
+
+def boundary(source: str, depth_value=L) -> sp.Expr:
+    """theta* from kappa* = BoundaryRoot(L, 1-gamma, b), r* = b/(4(kappa* - (1-gamma))) and
+    cos^2 theta* = r* N_s^2/k^2 (r = k^2 cos^2 theta/N_s^2, k = O_s/cos theta)."""
     norm2, overlap = statistics(source)
     k = sp.piecewise_fold(overlap / sp.cos(theta))
     b_value = sp.piecewise_fold(asymptotic_inputs()[b2] / norm2)
-    cos2 = sp.piecewise_fold(boundary_ratio().subs(bb, b_value) * norm2 ** 2 / k ** 2)
+    star = BoundaryRoot(depth_value, 1 - gamma, b_value)
+    r_star = b_value / (4 * (star - (1 - gamma)))
+    cos2 = sp.piecewise_fold(r_star * norm2 ** 2 / k ** 2)
     return sp.Piecewise((sp.acos(sp.sqrt(cos2)), gamma < 1), (sp.nan, True))
 
 
@@ -233,6 +255,7 @@ def derive() -> dict[str, sp.Expr]:
         **{f"r_{source}": probe_ratio(source) for source in lp_ft_formulas.SOURCES},
         **{f"risk_{source}": risk(source) for source in lp_ft_formulas.SOURCES},
         **{f"boundary_{source}": boundary(source) for source in lp_ft_formulas.SOURCES},
+        "boundary_equation": boundary_equation(),
     }
 
 
@@ -331,30 +354,61 @@ def checks() -> list[Result]:
             derived = e[f"risk_{source}"] if k is L else risk(source, k)
             out.append(same(derived, lp_ft_formulas.lp_ft(source, k),
                             f"lp_ft: risk, {source} source, L={k} vs lp_ft()"))
-        out.append(same(e[f"boundary_{source}"], lp_ft_formulas.lp_ft_phase_boundary(source, 2),
-                        f"lp_ft: phase boundary (L=2), {source} source vs lp_ft_phase_boundary"))
+        for k in ((L, 2, 3) if source == "population" else (L,)):
+            derived = e[f"boundary_{source}"] if k is L else boundary(source, k)
+            out.append(same(derived, lp_ft_formulas.lp_ft_phase_boundary(source, k),
+                            f"lp_ft: phase boundary, {source} source, L={k} vs "
+                            "lp_ft_phase_boundary"))
         shipped2 = lp_ft_formulas.lp_ft(source, 2)
         out.append(same(shipped2.doit(), shipped2,
                         f"lp_ft: L=2 radical risk vs ProbedRoot, {source} source", symbolic=False))
+    T, factored = transferability_below()
+    out += [
+        holds("lp_ft: T = (1-gamma)|c|(2|O_s| - |c| N_s) below gamma = 1 (noise cancels)",
+              is_zero(T - factored)),
+        holds("lp_ft: T = 0 (c^2 = 4r) with the fixed point: kappa^(L-2)((kappa-1)(kappa-beta)"
+              " + b/4) = b", is_zero(sp.powsimp(e["boundary_equation"] - sp.expand(
+                  kappa ** (L - 2) * ((kappa - 1) * (kappa - be) + bb / 4) - bb), force=True))),
+        holds("lp_ft: that root kappa > 1 is unique (L = 2..8)", boundary_increasing()),
+        same(BoundaryRoot(2, be, bb).doit(), sp.Max(*sp.solve((x - 1) * (x - be) - 3 * bb / 4, x)),
+             "lp_ft: L=2 BoundaryRoot.doit() is the larger root of (x-1)(x-beta) = 3b/4",
+             domain=ROOT_DOMAIN, symbolic=False),
+        same(bb / (4 * (BoundaryRoot(2, 1 - gamma, bb).doit() - (1 - gamma))),
+             (sp.sqrt(gamma ** 2 + 3 * bb) - gamma) / 6,
+             "lp_ft: L=2 r* = (sqrt(gamma^2 + 3b) - gamma)/6", domain=ROOT_DOMAIN),
+    ]
+    for k in (3, 4):
+        root = BoundaryRoot(k, be, bb)
+        out.append(same(root ** (k - 2) * ((root - 1) * (root - be) + bb / 4) - bb,
+                        sp.Integer(0), f"lp_ft: L={k} BoundaryRoot satisfies its equation",
+                        domain={be: lambda rng, i: rational(rng, 0, 0.98),
+                                bb: ROOT_DOMAIN[bb]}, symbolic=False))
     out += _root_checks()
     out += _reduction_checks()
-    out.append(_boundary_zero_check())
+    out += [_boundary_zero_check(k) for k in (2, 3)]
     out.append(_gap_check())
     return out
 
 
-def _boundary_zero_check() -> Result:
-    """T = 0 at theta* (population, L = 2, gamma = 0.3, sigma = 0.4), positive just below."""
+def _boundary_zero_check(k: int) -> Result:
+    """T = 0 at theta* (population, gamma = 0.3, sigma = 0.4), positive just below, negative
+    just above (mpmath at 50 digits through the lambdified expressions)."""
+    import mpmath
+
+    from . import _compiled
+
     point = {gamma: sp.Rational(3, 10), sigma: sp.Rational(2, 5)}
-    star = lp_ft_formulas.lp_ft_phase_boundary("population", 2).subs(point)
-    T = formulas.scratch() - lp_ft_formulas.lp_ft("population", 2)
-    at = float(sp.N(T.subs(point).subs(theta, star), 40))
-    below = float(sp.N(T.subs(point).subs(theta, star - sp.Rational(1, 100)), 30))
-    above = float(sp.N(T.subs(point).subs(theta, star + sp.Rational(1, 100)), 30))
-    return holds("lp_ft: T(theta*) = 0, T > 0 below, < 0 above (L=2, gamma=0.3, sigma=0.4)",
-                 abs(at) < 1e-30 and below > 0 > above,
-                 f"theta* = {float(sp.N(star, 20)):.6f}, T = {at:.1e}, {below:.4f}, {above:.4f}",
-                 how=NUMERIC)
+    star_fn = _compiled(lp_ft_formulas.lp_ft_phase_boundary("population", k).subs(point), ())
+    T_fn = _compiled(sp.piecewise_fold(formulas.scratch() - lp_ft_formulas.lp_ft("population", k))
+                     .subs(point), (theta,))
+    with mpmath.workdps(50):
+        star = star_fn()
+        at, below, above = (T_fn(star + h) for h in (0, -mpmath.mpf("0.01"), mpmath.mpf("0.01")))
+        ok = abs(at) < mpmath.mpf(10) ** -40 and below > 0 > above
+        detail = (f"theta* = {mpmath.nstr(star, 10)}, T = {mpmath.nstr(at, 3)}, "
+                  f"{mpmath.nstr(below, 4)}, {mpmath.nstr(above, 4)}")
+    return holds(f"lp_ft: T(theta*) = 0, T > 0 below, < 0 above (L={k}, gamma=0.3, sigma=0.4)",
+                 ok, detail, how=NUMERIC)
 
 
 def _gap_check() -> Result:

@@ -8,6 +8,7 @@ import mpmath
 
 from ._roots import positive_root_mpmath as _positive_root_mpmath
 from ._roots import probed_root_mpmath as _probed_root_mpmath
+from ._roots import boundary_root_mpmath as _boundary_root_mpmath
 
 
 def risk_scratch(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
@@ -167,7 +168,15 @@ def boundary_finetune_exact_population_Ln(gamma, theta, sigma, lam, depth, gamma
 
 
 def boundary_lp_ft_population_L2(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
-    return ((mpmath.acos(mpmath.sqrt(-mpmath.mpf(1)/mpmath.mpf(6)*gamma + (mpmath.mpf(1)/mpmath.mpf(6))*mpmath.sqrt(gamma**2 + 3*gamma*sigma**2/(1 - gamma) + 3*gamma)))) if (gamma < 1) else (mpmath.nan))
+    return ((mpmath.acos(mpmath.sqrt((gamma*sigma**2/(1 - gamma) + gamma)/(2*gamma + 2*mpmath.sqrt(gamma**2 + 3*gamma*sigma**2/(1 - gamma) + 3*gamma))))) if (gamma < 1) else (mpmath.nan))
+
+
+def boundary_lp_ft_population_L3(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    return ((mpmath.acos(mpmath.sqrt((gamma*sigma**2/(1 - gamma) + gamma)/(4*gamma + 4*_boundary_root_mpmath(3, 1 - gamma, gamma*sigma**2/(1 - gamma) + gamma) - 4)))) if (gamma < 1) else (mpmath.nan))
+
+
+def boundary_lp_ft_population_Ln(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    return ((mpmath.acos(mpmath.sqrt((gamma*sigma**2/(1 - gamma) + gamma)/(4*gamma + 4*_boundary_root_mpmath(mpmath.mpf(depth), 1 - gamma, gamma*sigma**2/(1 - gamma) + gamma) - 4)))) if (gamma < 1) else (mpmath.nan))
 
 
 def boundary_linear_finite(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
@@ -191,7 +200,15 @@ def boundary_finetune_exact_finite_Ln(gamma, theta, sigma, lam, depth, gamma_s, 
 
 
 def boundary_lp_ft_finite_L2(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
-    return ((mpmath.acos(((mpmath.sqrt((-mpmath.mpf(1)/mpmath.mpf(6)*gamma + (mpmath.mpf(1)/mpmath.mpf(6))*mpmath.sqrt(gamma**2 + 3*(gamma*sigma**2/(1 - gamma) + gamma)/(gamma_s*sigma_s**2/(1 - gamma_s) + gamma_s)))*(gamma_s*sigma_s**2/(1 - gamma_s) + gamma_s)**2)/gamma_s) if (gamma_s < 1) else (mpmath.sqrt((-mpmath.mpf(1)/mpmath.mpf(6)*gamma + (mpmath.mpf(1)/mpmath.mpf(6))*mpmath.sqrt(gamma**2 + 3*(gamma*sigma**2/(1 - gamma) + gamma)/(sigma_s**2/(gamma_s - 1) + 1)))*(sigma_s**2/(gamma_s - 1) + 1)**2))))) if (gamma < 1) else (mpmath.nan))
+    return ((mpmath.acos(((mpmath.sqrt((gamma*sigma**2/(1 - gamma) + gamma)*(gamma_s*sigma_s**2/(1 - gamma_s) + gamma_s)/(2*gamma + 2*mpmath.sqrt(gamma**2 + 3*(gamma*sigma**2/(1 - gamma) + gamma)/(gamma_s*sigma_s**2/(1 - gamma_s) + gamma_s))))/gamma_s) if (gamma_s < 1) else (mpmath.sqrt((sigma_s**2/(gamma_s - 1) + 1)*(gamma*sigma**2/(1 - gamma) + gamma)/(2*gamma + 2*mpmath.sqrt(gamma**2 + 3*(gamma*sigma**2/(1 - gamma) + gamma)/(sigma_s**2/(gamma_s - 1) + 1)))))))) if (gamma < 1) else (mpmath.nan))
+
+
+def boundary_lp_ft_finite_L3(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    return ((mpmath.acos(((mpmath.sqrt((gamma*sigma**2/(1 - gamma) + gamma)*(gamma_s*sigma_s**2/(1 - gamma_s) + gamma_s)/(4*gamma + 4*_boundary_root_mpmath(3, 1 - gamma, (gamma*sigma**2/(1 - gamma) + gamma)/(gamma_s*sigma_s**2/(1 - gamma_s) + gamma_s)) - 4))/gamma_s) if (gamma_s < 1) else (mpmath.sqrt((sigma_s**2/(gamma_s - 1) + 1)*(gamma*sigma**2/(1 - gamma) + gamma)/(4*gamma + 4*_boundary_root_mpmath(3, 1 - gamma, (gamma*sigma**2/(1 - gamma) + gamma)/(sigma_s**2/(gamma_s - 1) + 1)) - 4)))))) if (gamma < 1) else (mpmath.nan))
+
+
+def boundary_lp_ft_finite_Ln(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    return ((mpmath.acos(((mpmath.sqrt((gamma*sigma**2/(1 - gamma) + gamma)*(gamma_s*sigma_s**2/(1 - gamma_s) + gamma_s)/(4*gamma + 4*_boundary_root_mpmath(mpmath.mpf(depth), 1 - gamma, (gamma*sigma**2/(1 - gamma) + gamma)/(gamma_s*sigma_s**2/(1 - gamma_s) + gamma_s)) - 4))/gamma_s) if (gamma_s < 1) else (mpmath.sqrt((sigma_s**2/(gamma_s - 1) + 1)*(gamma*sigma**2/(1 - gamma) + gamma)/(4*gamma + 4*_boundary_root_mpmath(mpmath.mpf(depth), 1 - gamma, (gamma*sigma**2/(1 - gamma) + gamma)/(sigma_s**2/(gamma_s - 1) + 1)) - 4)))))) if (gamma < 1) else (mpmath.nan))
 
 
 def risk_linear_penalized(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):

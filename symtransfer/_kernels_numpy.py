@@ -8,6 +8,7 @@ import numpy
 
 from ._roots import positive_root as _positive_root
 from ._roots import probed_root as _probed_root
+from ._roots import boundary_root as _boundary_root
 
 
 def risk_scratch(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
@@ -489,8 +490,21 @@ def boundary_finetune_exact_population_Ln(gamma, theta, sigma, lam, depth, gamma
 
 
 def boundary_lp_ft_population_L2(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
-    _x0 = 3*gamma
-    return numpy.where(numpy.less(gamma, 1), numpy.arccos(numpy.sqrt(-1/6*gamma + (1/6)*numpy.sqrt(_x0*sigma**2/(1 - gamma) + _x0 + gamma**2))), numpy.nan)
+    _x0 = sigma**2/(1 - gamma)
+    _x1 = 3*gamma
+    return numpy.where(numpy.less(gamma, 1), numpy.arccos(numpy.sqrt((_x0*gamma + gamma)/(2*gamma + 2*numpy.sqrt(_x0*_x1 + _x1 + gamma**2)))), numpy.nan)
+
+
+def boundary_lp_ft_population_L3(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = 1 - gamma
+    _x1 = gamma + gamma*sigma**2/_x0
+    return numpy.where(numpy.less(gamma, 1), numpy.arccos(numpy.sqrt(_x1/(4*gamma + 4*_boundary_root(3, _x0, _x1) - 4))), numpy.nan)
+
+
+def boundary_lp_ft_population_Ln(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = 1 - gamma
+    _x1 = gamma + gamma*sigma**2/_x0
+    return numpy.where(numpy.less(gamma, 1), numpy.arccos(numpy.sqrt(_x1/(4*gamma + 4*_boundary_root(depth, _x0, _x1) - 4))), numpy.nan)
 
 
 def boundary_linear_finite(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
@@ -564,14 +578,37 @@ def boundary_finetune_exact_finite_Ln(gamma, theta, sigma, lam, depth, gamma_s, 
 
 
 def boundary_lp_ft_finite_L2(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
-    _x0 = sigma_s**2
-    _x1 = gamma_s - 1
-    _x2 = -_x0*gamma_s/_x1 + gamma_s
-    _x3 = (1/6)*gamma
-    _x4 = gamma**2
-    _x5 = 3*gamma*sigma**2/(1 - gamma) + 3*gamma
-    _x6 = _x0/_x1 + 1
-    return numpy.where(numpy.less(gamma, 1), numpy.arccos(numpy.where(numpy.less(gamma_s, 1), numpy.sqrt(_x2**2*(-_x3 + (1/6)*numpy.sqrt(_x4 + _x5/_x2)))/gamma_s, numpy.sqrt(_x6**2*(-_x3 + (1/6)*numpy.sqrt(_x4 + _x5/_x6))))), numpy.nan)
+    _x0 = gamma*sigma**2/(1 - gamma) + gamma
+    _x1 = sigma_s**2
+    _x2 = gamma_s - 1
+    _x3 = -_x1*gamma_s/_x2 + gamma_s
+    _x4 = 2*gamma
+    _x5 = gamma**2
+    _x6 = 3*_x0
+    _x7 = _x1/_x2 + 1
+    return numpy.where(numpy.less(gamma, 1), numpy.arccos(numpy.where(numpy.less(gamma_s, 1), numpy.sqrt(_x0*_x3/(_x4 + 2*numpy.sqrt(_x5 + _x6/_x3)))/gamma_s, numpy.sqrt(_x0*_x7/(_x4 + 2*numpy.sqrt(_x5 + _x6/_x7))))), numpy.nan)
+
+
+def boundary_lp_ft_finite_L3(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = 1 - gamma
+    _x1 = gamma + gamma*sigma**2/_x0
+    _x2 = sigma_s**2
+    _x3 = gamma_s - 1
+    _x4 = -_x2*gamma_s/_x3 + gamma_s
+    _x5 = 4*gamma - 4
+    _x6 = _x2/_x3 + 1
+    return numpy.where(numpy.less(gamma, 1), numpy.arccos(numpy.where(numpy.less(gamma_s, 1), numpy.sqrt(_x1*_x4/(_x5 + 4*_boundary_root(3, _x0, _x1/_x4)))/gamma_s, numpy.sqrt(_x1*_x6/(_x5 + 4*_boundary_root(3, _x0, _x1/_x6))))), numpy.nan)
+
+
+def boundary_lp_ft_finite_Ln(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = 1 - gamma
+    _x1 = gamma + gamma*sigma**2/_x0
+    _x2 = sigma_s**2
+    _x3 = gamma_s - 1
+    _x4 = -_x2*gamma_s/_x3 + gamma_s
+    _x5 = 4*gamma - 4
+    _x6 = _x2/_x3 + 1
+    return numpy.where(numpy.less(gamma, 1), numpy.arccos(numpy.where(numpy.less(gamma_s, 1), numpy.sqrt(_x1*_x4/(_x5 + 4*_boundary_root(depth, _x0, _x1/_x4)))/gamma_s, numpy.sqrt(_x1*_x6/(_x5 + 4*_boundary_root(depth, _x0, _x1/_x6))))), numpy.nan)
 
 
 def risk_linear_penalized(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):

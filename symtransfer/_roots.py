@@ -217,3 +217,77 @@ def probed_root_mpmath(L: int, alpha, beta, b):
     hi = _solve_mpmath(lambda u: _log_phi(factors, log_b, u, mpmath.exp, mpmath.log),
                        log_b / L, f"ProbedRoot({L}, {alpha}, {beta}, {b})")
     return m + _probed_polish(L, factors, log_b, mpmath.exp(hi), mpmath.log, mpmath.exp)
+
+
+# --------------------------------------------------------------------------- BoundaryRoot
+
+
+def _boundary_bracket(L: int, b):
+    """The upper end of the bracket (1, upper) of the root of
+    ``g(x) = x^(L-2) ((x - 1)(x - beta) + b/4) - b``: g(1) = -3b/4 < 0 and g(upper) > 0 with
+    ``upper = 4^(1/(L-2))`` (L >= 3: there ``x^(L-2) = 4``) or ``1 + sqrt(b)`` (L = 2:
+    ``(x - 1)(x - beta) >= (x - 1)^2 = b``)."""
+    if L == 2:
+        return 1 + b ** 0.5
+    return 4.0 ** (1.0 / (L - 2)) + 0 * b
+
+
+def _boundary_g(L: int, beta, b, x):
+    """g(x) and g'(x) (increasing on x > 1 for beta < 1)."""
+    quad = (x - 1) * (x - beta) + b / 4
+    power = x ** (L - 2)
+    slope = power * (2 * x - 1 - beta) + ((L - 2) * x ** (L - 3) * quad if L > 2 else 0 * x)
+    return power * quad - b, slope
+
+
+def boundary_root(L: int, beta, b) -> np.ndarray:
+    """Vectorized root x > 1 of ``x^(L-2) ((x - 1)(x - beta) + b/4) = b`` (beta < 1, b > 0),
+    in float64; NaN elsewhere. LP-FT's kappa on its phase boundary
+    (:class:`symtransfer.lp_ft_formulas.BoundaryRoot`): g is increasing on (1, upper) and
+    changes sign there, so bisection brackets it (64 halvings of a width <= 3 reach the
+    float64 spacing) and two Newton steps polish it."""
+    L = int(L)
+    beta, b = np.broadcast_arrays(np.asarray(beta, dtype=float), np.asarray(b, dtype=float))
+    out = np.full(b.shape, np.nan)
+    ok = (b > 0) & (beta < 1) & np.isfinite(beta) & np.isfinite(b)
+    if not ok.any():
+        return out
+    be, bb = beta[ok], b[ok]
+    lo, hi = np.ones(bb.shape), _boundary_bracket(L, bb)
+    with np.errstate(all="ignore"):
+        for _ in range(64):
+            mid = 0.5 * (lo + hi)
+            right = _boundary_g(L, be, bb, mid)[0] >= 0
+            lo, hi = np.where(right, lo, mid), np.where(right, mid, hi)
+        x = 0.5 * (lo + hi)
+        for _ in range(2):
+            g, slope = _boundary_g(L, be, bb, x)
+            step = x - g / slope
+            x = np.where((step > 1) & np.isfinite(step), step, x)
+    out[ok] = x
+    return out
+
+
+def boundary_root_mpmath(L: int, beta, b):
+    """:func:`boundary_root` with mpmath at the working precision (bisection to 60 bits, then
+    Newton, which converges quadratically from there); ValueError unless beta < 1, b > 0."""
+    import mpmath
+
+    L = int(L)
+    beta, b = mpmath.mpf(beta), mpmath.mpf(b)
+    if not (b > 0 and beta < 1 and mpmath.isfinite(beta) and mpmath.isfinite(b)):
+        raise ValueError(f"BoundaryRoot needs beta < 1 and b > 0, got beta={beta}, b={b}")
+    lo, hi = mpmath.mpf(1), (1 + mpmath.sqrt(b) if L == 2 else mpmath.mpf(4) ** (
+        mpmath.mpf(1) / (L - 2)))
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if _boundary_g(L, beta, b, mid)[0] >= 0 else (mid, hi)
+    x = (lo + hi) / 2
+    tol = mpmath.mpf(2) ** (-mpmath.mp.prec + 3)
+    for _ in range(4 * mpmath.mp.prec):
+        g, slope = _boundary_g(L, beta, b, x)
+        step = g / slope
+        x = x - step
+        if abs(step) <= tol * x:
+            return x
+    raise ValueError(f"BoundaryRoot({L}, {beta}, {b}): Newton did not converge")  # pragma: no cover

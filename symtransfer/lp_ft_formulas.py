@@ -25,7 +25,7 @@ from __future__ import annotations
 import mpmath
 import sympy as sp
 
-from ._roots import probed_root_mpmath
+from ._roots import boundary_root_mpmath, probed_root_mpmath
 from .formulas import (
     _noise_least_squares,
     _noise_min_norm,
@@ -66,6 +66,8 @@ class ProbedRoot(sp.Function):
         if any(v is None for v in values):
             return None
         L, alpha, beta, b = values
+        if not b > 0:  # no root (a branch that is not taken, e.g. gamma > 1)
+            return sp.nan
         with mpmath.workprec(prec):
             return sp.Float(probed_root_mpmath(int(L), alpha, beta, b), precision=prec)
 
@@ -88,6 +90,57 @@ class ProbedRoot(sp.Function):
         tex = (r"\operatorname{root}_{>}\left[x^{%s}\left(x - %s\right)\left(x - %s\right) = %s"
                r"\right]" % (printer._print(L - 2), printer.parenthesize(alpha, 50),
                              printer.parenthesize(beta, 50), printer.parenthesize(b, 50)))
+        return tex if exp is None else r"\left(%s\right)^{%s}" % (tex, exp)
+
+
+class BoundaryRoot(sp.Function):
+    """``BoundaryRoot(L, beta, b)``: the root x > 1 of ``x^(L-2) ((x - 1)(x - beta) + b/4) = b``
+    for an integer L >= 2, beta < 1 and b > 0: LP-FT's kappa on its phase boundary T = 0
+    (:func:`lp_ft_phase_boundary`).
+
+    Unique: the left side is increasing for x > 1 and equals b/4 < b at x = 1 and at least
+    4 (x - 1)(x - beta) + b > b at ``x^(L-2) = 4``. ``doit()`` gives the quadratic formula
+    for L = 2; ``evalf`` works at any precision (:func:`symtransfer._roots.boundary_root_mpmath`).
+    """
+
+    nargs = 3
+
+    @classmethod
+    def eval(cls, L, beta, b):  # noqa: D102 - sympy hook; stays unevaluated
+        return None
+
+    def doit(self, deep: bool = True, **hints):
+        args = [arg.doit(deep=deep, **hints) if deep else arg for arg in self.args]
+        L, beta, b = args
+        if L == 2:
+            return (1 + beta + sp.sqrt((1 - beta) ** 2 + 3 * b)) / 2
+        return self.func(*args)
+
+    def _eval_evalf(self, prec):
+        values = [arg._to_mpmath(prec) if arg.is_number else None for arg in self.args]
+        if any(v is None for v in values):
+            return None
+        L, beta, b = values
+        if not (b > 0 and beta < 1):  # no root (a branch that is not taken, e.g. gamma > 1)
+            return sp.nan
+        with mpmath.workprec(prec):
+            return sp.Float(boundary_root_mpmath(int(L), beta, b), precision=prec)
+
+    def fdiff(self, argindex: int = 1):
+        """Implicit differentiation of ``x^(L-2)((x - 1)(x - beta) + b/4) - b = 0``."""
+        L, beta, b = self.args
+        x, xs = self, sp.Dummy("x")
+        f = xs ** (L - 2) * ((xs - 1) * (xs - beta) + b / 4) - b
+        dfdx = sp.diff(f, xs).subs(xs, x)
+        if argindex in (2, 3):
+            return -sp.diff(f, (beta, b)[argindex - 2]).subs(xs, x) / dfdx
+        raise sp.ArgumentIndexError(self, argindex)
+
+    def _latex(self, printer, exp=None):
+        L, beta, b = self.args
+        tex = (r"\operatorname{root}_{>1}\left[x^{%s}\left((x - 1)(x - %s) + \tfrac{%s}{4}"
+               r"\right) = %s\right]" % (printer._print(L - 2), printer.parenthesize(beta, 50),
+                                         printer._print(b), printer.parenthesize(b, 50)))
         return tex if exp is None else r"\left(%s\right)^{%s}" % (tex, exp)
 
 
@@ -129,21 +182,20 @@ def lp_ft(source: str, L=depth) -> sp.Expr:
 
 
 def lp_ft_phase_boundary(source: str, L=depth) -> sp.Expr:
-    """theta* of LP-FT (depth 2, closed form): T = 0 where ``|c| N_s = 2 |O_s|``, i.e.
-    ``c^2 = 4 r``; with the fixed-point equation this gives ``3 r^2 + gamma r - b/4 = 0``
-    (``b = B/N_s``), ``r* = (sqrt(gamma^2 + 3 b) - gamma)/6`` and
-    ``cos^2 theta* = r* N_s^2 / k^2`` (``k = O_s/cos theta``). T > 0 for theta < theta* and
-    for theta > pi - theta*; gamma > 1: T = 0 identically (NaN)."""
+    """theta* of LP-FT: T = (1-gamma)|c|(2|O_s| - |c| N_s) vanishes at ``c^2 = 4 r``. With
+    ``c^2 (kappa - (1-gamma)) = b`` (b = B/N_s) and ``c^2 = kappa^(L-2)(kappa - 1 + r)`` this is
+    ``kappa* = BoundaryRoot(L, 1-gamma, b)``, ``r* = b / (4 (kappa* - (1-gamma)))`` and
+    ``cos^2 theta* = r* N_s^2 / k^2`` (``k = O_s/cos theta``). Depth 2:
+    ``r* = (sqrt(gamma^2 + 3 b) - gamma)/6``. T > 0 for theta < theta* and for
+    theta > pi - theta*; no boundary (NaN) where ``cos^2 theta* > 1`` and for gamma >= 1."""
     _check_source(source)
-    if L != 2:
-        raise ValueError("LP-FT's phase boundary is in closed form for depth 2 only")
     norm2, overlap = source_statistics(source)
-    b = min_norm_squared_norm() / norm2
-    r_star = (sp.sqrt(gamma ** 2 + 3 * b) - gamma) / 6
+    b = sp.piecewise_fold(min_norm_squared_norm() / norm2)
+    r_star = b / (4 * (BoundaryRoot(L, 1 - gamma, b) - (1 - gamma)))
     k = sp.piecewise_fold(overlap / sp.cos(theta))
     cos2 = sp.piecewise_fold(r_star * norm2 ** 2 / k ** 2)
     return sp.Piecewise((sp.acos(sp.sqrt(cos2)), gamma < 1), (sp.nan, True))
 
 
-__all__ = ["ProbedRoot", "probe_ratio", "lp_ft_scale", "lp_ft_scale_squared", "lp_ft",
+__all__ = ["ProbedRoot", "BoundaryRoot", "probe_ratio", "lp_ft_scale", "lp_ft_scale_squared", "lp_ft",
            "lp_ft_phase_boundary", "SOURCES"]

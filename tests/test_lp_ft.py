@@ -61,6 +61,40 @@ def test_probe_that_keeps_the_coefficient_is_fine_tuning(depth):
     assert st.transferability("lp_ft", gamma=2.0, theta=1.0, sigma=0.3, depth=depth) == 0
 
 
+def reference_risk(gamma, theta, sigma, depth, gamma_s=None, sigma_s=0.0):
+    """Typed from docs/theory.md: kappa the largest real root of the polynomial
+    x^(L-2)(x - (1-r))(x - (1-gamma)) - B/N_s (numpy.roots), r = O_s^2/N_s^2."""
+    if gamma > 1:
+        return sigma ** 2 / (gamma - 1)
+    c = math.cos(theta)
+    if gamma_s is None:
+        N, O = 1.0, c
+    elif gamma_s < 1:
+        N, O = gamma_s + sigma_s ** 2 * gamma_s / (1 - gamma_s), gamma_s * c
+    else:
+        N, O = 1 + sigma_s ** 2 / (gamma_s - 1), c
+    B = gamma + sigma ** 2 * gamma / (1 - gamma)
+    r = O ** 2 / N ** 2
+    poly = np.polymul(np.polymul([1.0] + [0.0] * (depth - 2), [1.0, -(1 - r)]),
+                      [1.0, -(1 - gamma)])
+    poly[-1] -= B / N
+    roots = np.roots(poly)
+    kappa = max(x.real for x in roots if abs(x.imag) < 1e-9)
+    c2 = kappa ** (depth - 2) * (kappa - (1 - r))
+    return (1 - gamma) * (c2 * N - 2 * math.sqrt(c2) * abs(O) + 1) + sigma ** 2 * gamma / (1 - gamma)
+
+
+@pytest.mark.parametrize("source", [dict(), dict(gamma_s=0.5), dict(gamma_s=0.4, sigma_s=0.3),
+                                    dict(gamma_s=2.5, sigma_s=0.5)])
+@pytest.mark.parametrize("depth", [2, 3, 4, 7])
+def test_risk_against_an_independent_reference(source, depth):
+    for gamma in (0.05, 0.5, 0.95, 1.5):
+        for theta in (0.0, 0.7, math.pi / 2, 2.5):
+            value = st.risk("lp_ft", gamma=gamma, theta=theta, sigma=0.3, depth=depth, **source)
+            ref = reference_risk(gamma, theta, 0.3, depth, **source)
+            assert value == pytest.approx(ref, rel=1e-9), (gamma, theta)
+
+
 @pytest.mark.parametrize("depth", [2, 3, 4, 6])
 def test_float64_kernels_agree_with_mpmath_and_the_probe_flips_the_sign(depth):
     """numpy kernels (radicals for L = 2, the numeric ProbedRoot deeper) vs mpmath at 40
@@ -87,22 +121,35 @@ def test_lp_ft_beats_fine_tuning_where_the_probe_shrinks_the_readout():
     assert (gain[:, -1] > 3.5 * (1 - gamma[:, 0])).all()  # theta = pi: ~4(1-gamma)
 
 
-def test_phase_boundary_depth_two():
-    """T(theta*) = 0, positive below and negative above; NaN at and above gamma = 1; a
-    closed form only for depth 2 (deeper: an error that says so)."""
+@pytest.mark.parametrize("depth", [2, 3, 5])
+def test_phase_boundary(depth):
+    """T(theta*) = 0, positive below and negative above (and mirrored beyond pi/2); LP-FT's
+    boundary lies above fine-tuning's; float64 (BoundaryRoot: radicals for L = 2, bisection
+    and Newton deeper) agrees with mpmath; finite source too."""
     for gamma, sigma in ((0.3, 0.4), (0.7, 0.0)):
-        star = st.phase_boundary("lp_ft", gamma=gamma, sigma=sigma)
-        T = [st.transferability("lp_ft", gamma=gamma, theta=star + h, sigma=sigma)
+        star = st.phase_boundary("lp_ft", gamma=gamma, sigma=sigma, depth=depth)
+        T = [st.transferability("lp_ft", gamma=gamma, theta=star + h, sigma=sigma, depth=depth)
              for h in (-1e-3, 0.0, 1e-3)]
         assert abs(T[1]) < 1e-12 and T[0] > 0 > T[2]
-        assert star > st.phase_boundary("finetune", gamma=gamma, sigma=sigma)
+        assert st.transferability("lp_ft", gamma=gamma, theta=math.pi - star + 1e-3,
+                                  sigma=sigma, depth=depth) > 0
+        assert star > st.phase_boundary("finetune", gamma=gamma, sigma=sigma, depth=depth)
+        exact = st.phase_boundary("lp_ft", gamma=repr(gamma), sigma=repr(sigma), depth=depth,
+                                  precision=40)
+        assert star == pytest.approx(float(exact), rel=1e-13)
+    kw = dict(gamma=0.4, sigma=0.2, gamma_s=2.0, sigma_s=0.5, depth=depth)
+    star = st.phase_boundary("lp_ft", **kw)
+    assert abs(st.transferability("lp_ft", theta=star, **kw)) < 1e-12
+
+
+def test_phase_boundary_depth_two_closed_form():
     # sigma = 0: cos^2 theta* = (sqrt(gamma^2 + 3 gamma) - gamma)/6
     g = 0.5
     assert math.cos(st.phase_boundary("lp_ft", gamma=g)) ** 2 == pytest.approx(
         (math.sqrt(g * g + 3 * g) - g) / 6, rel=1e-14)
     assert np.isnan(st.phase_boundary("lp_ft", gamma=np.array([1.0, 1.5]), sigma=0.2)).all()
-    with pytest.raises(ValueError, match="lp_ft"):
-        st.phase_boundary("lp_ft", gamma=0.5, depth=3)
+    value = st.phase_boundary("lp_ft", gamma=1.5, sigma=0.2, depth=3, precision=30)
+    assert value != value  # an mpmath NaN
 
 
 def test_singular_points():

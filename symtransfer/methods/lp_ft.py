@@ -2,7 +2,8 @@
 
 Analytic side: :func:`symtransfer.lp_ft_formulas.lp_ft` (the probe unbalances the last layer;
 the conservation laws then fix the null-space scale c through :class:`ProbedRoot`; kernels
-per depth) and its phase boundary (closed form, depth 2). Monte-Carlo side: the ridgeless
+per depth: radicals for L = 2, the numeric root deeper) and its phase boundary
+(:class:`BoundaryRoot`). Monte-Carlo side: the ridgeless
 readout refit of linear transfer, then fine-tuning's trainer from the probed weights; each
 run's endpoint is predicted by :func:`symtransfer.mc.mechanism.lp_ft_endpoint`.
 """
@@ -79,18 +80,6 @@ def _agreement(params: dict, d: int) -> tuple:
     return value, "asymptotic", allow, why
 
 
-def _specs() -> list[dict]:
-    """Risk and transferability for both sources at L = 2 (radicals), 3 and deeper (the
-    numeric root); the phase boundary at L = 2 (its closed form)."""
-    specs: list[dict] = []
-    for source in ("population", "finite"):
-        for quantity in ("risk", "transfer"):
-            specs += [dict(quantity=quantity, form="exact", source=source, depth=depth)
-                      for depth in (2, 3, 4)]
-        specs.append(dict(quantity="boundary", form="exact", source=source, depth=2))
-    return specs
-
-
 LP_FT = Method(
     name="lp_ft", label="LP-FT", latex=r"\mathrm{LP\text{-}FT}",
     description="refit the readout on the frozen features (linear probe), then train all "
@@ -100,7 +89,6 @@ LP_FT = Method(
     forms=("exact",), sources=("population", "finite"), per_depth_forms=("exact",),
     gamma_one={"risk": "inf"}, gamma_s_one=None, pinned_above_one=True,
     step=_step, endpoint=_endpoint, endpoint_forms=("exact",), agreement=_agreement,
-    specs=_specs,
 )
 
 __all__ = ["LP_FT"]
