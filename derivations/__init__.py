@@ -44,7 +44,7 @@ from sympy.core.relational import Relational
 
 from symtransfer import formulas
 from symtransfer._roots import boundary_root_mpmath, positive_root_mpmath, probed_root_mpmath
-from symtransfer.lp_ft_formulas import BoundaryRoot, ProbedRoot
+from symtransfer.lp_ft_expressions import BoundaryRoot, ProbedRoot
 from symtransfer.symbols import d, depth, gamma, gamma_s, lam, mu, n, sigma, sigma_s, theta
 
 SYMBOLIC = "symbolic"

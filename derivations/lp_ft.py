@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from symtransfer import formulas, lp_ft_formulas
-from symtransfer.lp_ft_formulas import BoundaryRoot, ProbedRoot
+from symtransfer import formulas, lp_ft_expressions
+from symtransfer.lp_ft_expressions import BoundaryRoot, ProbedRoot
 from symtransfer.symbols import depth, gamma, sigma, theta
 
 from . import NUMERIC, Result, holds, is_zero, rational, same
@@ -252,9 +252,9 @@ def derive() -> dict[str, sp.Expr]:
         "endpoint_polynomial": endpoint_polynomial(),
         "rescaled_polynomial": rescaled_polynomial(),
         "c2": null_space_scale_squared(),
-        **{f"r_{source}": probe_ratio(source) for source in lp_ft_formulas.SOURCES},
-        **{f"risk_{source}": risk(source) for source in lp_ft_formulas.SOURCES},
-        **{f"boundary_{source}": boundary(source) for source in lp_ft_formulas.SOURCES},
+        **{f"r_{source}": probe_ratio(source) for source in lp_ft_expressions.SOURCES},
+        **{f"risk_{source}": risk(source) for source in lp_ft_expressions.SOURCES},
+        **{f"boundary_{source}": boundary(source) for source in lp_ft_expressions.SOURCES},
         "boundary_equation": boundary_equation(),
     }
 
@@ -265,9 +265,9 @@ def _reduction_checks() -> list[Result]:
     poly_ft = x ** L - be * x ** (L - 1)
     swap = {ProbedRoot(L, 0, 1 - gamma, gamma + sigma ** 2 * gamma / (1 - gamma)):
             formulas.PositiveRoot(L, 1 - gamma, gamma + sigma ** 2 * gamma / (1 - gamma))}
-    lpft0 = lp_ft_formulas.lp_ft("population").subs(theta, 0)
+    lpft0 = lp_ft_expressions.lp_ft("population").subs(theta, 0)
     ft0 = formulas.finetune("exact", "population").subs(theta, 0)
-    above = {cond: val for val, cond in lp_ft_formulas.lp_ft("finite").args}
+    above = {cond: val for val, cond in lp_ft_expressions.lp_ft("finite").args}
     scratch_above = {cond: val for val, cond in formulas.scratch().args}
     out = [
         holds("lp_ft: r = 1 (delta = 0): x^(L-2)(x - 0)(x - beta) is fine-tuning's x^L - beta x^(L-1)",
@@ -282,7 +282,7 @@ def _reduction_checks() -> list[Result]:
         holds("lp_ft: gamma > 1: least squares, the scratch risk's branch",
               is_zero(above[sp.true] - scratch_above[sp.true])),
     ]
-    zero = lp_ft_formulas.lp_ft("population", 3).subs({sigma: 0, theta: 0, gamma: sp.Rational(2, 5)})
+    zero = lp_ft_expressions.lp_ft("population", 3).subs({sigma: 0, theta: 0, gamma: sp.Rational(2, 5)})
     out.append(holds("lp_ft: sigma = 0, theta = 0, population: zero risk (kappa = 1, c = 1)",
                      abs(float(sp.N(zero, 30))) < 1e-25, f"R = {sp.N(zero, 5)}", how=NUMERIC))
     return out
@@ -345,21 +345,21 @@ def checks() -> list[Result]:
         holds("lp_ft: the root above max(alpha, beta, 0) is unique (L = 2..8)",
               increasing_above_the_roots()),
     ]
-    for source in lp_ft_formulas.SOURCES:
-        out.append(same(e[f"r_{source}"], lp_ft_formulas.probe_ratio(source),
+    for source in lp_ft_expressions.SOURCES:
+        out.append(same(e[f"r_{source}"], lp_ft_expressions.probe_ratio(source),
                         f"lp_ft: probe ratio r = O_s^2/N_s^2, {source} source vs probe_ratio"))
         # the symbolic depth covers every L (sampled 2..6); the kernels' L = 2, 3 and a deeper
         # one are checked for the population source (the finite one shares the code path)
         for k in ((L, 2, 3, 4) if source == "population" else (L,)):
             derived = e[f"risk_{source}"] if k is L else risk(source, k)
-            out.append(same(derived, lp_ft_formulas.lp_ft(source, k),
+            out.append(same(derived, lp_ft_expressions.lp_ft(source, k),
                             f"lp_ft: risk, {source} source, L={k} vs lp_ft()"))
         for k in ((L, 2, 3) if source == "population" else (L,)):
             derived = e[f"boundary_{source}"] if k is L else boundary(source, k)
-            out.append(same(derived, lp_ft_formulas.lp_ft_phase_boundary(source, k),
+            out.append(same(derived, lp_ft_expressions.lp_ft_phase_boundary(source, k),
                             f"lp_ft: phase boundary, {source} source, L={k} vs "
                             "lp_ft_phase_boundary"))
-        shipped2 = lp_ft_formulas.lp_ft(source, 2)
+        shipped2 = lp_ft_expressions.lp_ft(source, 2)
         out.append(same(shipped2.doit(), shipped2,
                         f"lp_ft: L=2 radical risk vs ProbedRoot, {source} source", symbolic=False))
     T, factored = transferability_below()
@@ -398,8 +398,8 @@ def _boundary_zero_check(k: int) -> Result:
     from . import _compiled
 
     point = {gamma: sp.Rational(3, 10), sigma: sp.Rational(2, 5)}
-    star_fn = _compiled(lp_ft_formulas.lp_ft_phase_boundary("population", k).subs(point), ())
-    T_fn = _compiled(sp.piecewise_fold(formulas.scratch() - lp_ft_formulas.lp_ft("population", k))
+    star_fn = _compiled(lp_ft_expressions.lp_ft_phase_boundary("population", k).subs(point), ())
+    T_fn = _compiled(sp.piecewise_fold(formulas.scratch() - lp_ft_expressions.lp_ft("population", k))
                      .subs(point), (theta,))
     with mpmath.workdps(50):
         star = star_fn()
@@ -418,7 +418,7 @@ def _gap_check() -> Result:
     for point in ({gamma: sp.Rational(1, 5), theta: sp.pi / 2, sigma: sp.Rational(1, 5)},
                   {gamma: sp.Rational(1, 2), theta: sp.pi / 4, sigma: sp.Rational(1, 5)}):
         ft = formulas.finetune("exact", "population", 2).subs(point)
-        lp = lp_ft_formulas.lp_ft("population", 2).subs(point)
+        lp = lp_ft_expressions.lp_ft("population", 2).subs(point)
         values.append(float(sp.N(ft - lp, 30)))
     return holds("lp_ft: docs/theory.md: R_ft - R_lpft = 0.511 (gamma=0.2, pi/2), 0.036 (0.5, pi/4)",
                  round(values[0], 3) == 0.511 and round(values[1], 3) == 0.036,

@@ -185,7 +185,7 @@ def _probed_polish(L: int, factors, log_b, t, log, exp, steps: int = 2):
 def probed_root(L: int, alpha, beta, b) -> np.ndarray:
     """Vectorized root of ``x^(L-2) (x - alpha) (x - beta) = b`` above ``max(alpha, beta)``
     (and above 0 for L >= 3), in float64; NaN where b <= 0 (or an input is not finite).
-    The LP-FT scale (:class:`symtransfer.lp_ft_formulas.ProbedRoot`). Same bracketed
+    The LP-FT scale (:class:`symtransfer.lp_ft_expressions.ProbedRoot`). Same bracketed
     log-space Newton-bisection as :func:`positive_root`: with ``x = m + e^u``,
     ``phi(u) = sum_i w_i log(g_i + e^u) - log b`` is increasing with slope >= 1 and convex."""
     L = int(L)
@@ -243,7 +243,7 @@ def _boundary_g(L: int, beta, b, x):
 def boundary_root(L: int, beta, b) -> np.ndarray:
     """Vectorized root x > 1 of ``x^(L-2) ((x - 1)(x - beta) + b/4) = b`` (beta < 1, b > 0),
     in float64; NaN elsewhere. LP-FT's kappa on its phase boundary
-    (:class:`symtransfer.lp_ft_formulas.BoundaryRoot`): g is increasing on (1, upper) and
+    (:class:`symtransfer.lp_ft_expressions.BoundaryRoot`): g is increasing on (1, upper) and
     changes sign there, so bisection brackets it (64 halvings of a width <= 3 reach the
     float64 spacing) and two Newton steps polish it."""
     L = int(L)

@@ -200,33 +200,35 @@ def paired():
 
 def test_each_run_ends_at_the_conservation_law_endpoint():
     """theta > pi/2 (the probe's coefficient is negative, so sign(c) matters), depth 3: every
-    run ends within 5e-4 of lp_ft_endpoint (integration error ~1e-5), and over 20 times
+    run ends within 2e-4 of lp_ft_endpoint (integration error ~1e-5), and over 100 times
     further from fine-tuning's endpoint on the same data."""
     r = sim("lp_ft", gamma=0.5, theta=2.0, sigma=0.3, depth=3, d=100, instances=6, seed=5)
     assert r.converged.all()
     assert (r.diagnostics["probe"]["coefficient"] < 0).all()
     miss = endpoint_distances(r)["exact"]
-    assert miss.max() < 5e-4
+    assert miss.max() < 2e-4
     ft = finetune_endpoint(r.beta_source, problem_of(r), 3, "exact")
-    assert np.linalg.norm(r.beta_hat - ft, axis=1).min() > 20 * 5e-4
+    assert np.linalg.norm(r.beta_hat - ft, axis=1).min() > 100 * 2e-4
 
 
 def test_probe_coefficients_of_both_signs_at_the_chosen_point(paired):
     kw, lp, _ = paired
     t = lp.diagnostics["probe"]["coefficient"]
     assert (t > 0).any() and (t < 0).any()  # theta = pi/2: t ~ N(0, (1 + sigma^2)/n)
-    assert endpoint_distances(lp)["exact"].max() < 5e-4
+    assert endpoint_distances(lp)["exact"].max() < 2e-4
 
 
 @pytest.mark.parametrize("kw", [
     dict(gamma=0.4, theta=1.0, sigma=0.4, depth=2, seed=11),
-    dict(gamma=0.6, theta=3 * math.pi / 8, sigma=0.5, depth=3, seed=12)])
+    dict(gamma=0.6, theta=3 * math.pi / 8, sigma=0.5, depth=3, seed=12),
+    dict(gamma=0.5, theta=0.8, sigma=0.2, depth=2, gamma_s=2.0, sigma_s=0.5, seed=21)])
 def test_monte_carlo_mean_agrees_with_the_asymptotic_risk(kw):
+    """Held-out points (population, depth 2 and 3; finite noisy source)."""
     r = sim("lp_ft", d=200, instances=16, **kw)
     assert r.converged.all()
-    theory = st.risk("lp_ft", gamma=kw["gamma"], theta=kw["theta"], sigma=kw["sigma"],
-                     depth=kw["depth"])
+    theory = st.risk("lp_ft", **{k: v for k, v in kw.items() if k != "seed"})
     assert_agrees(r, theory, allowance(r))
+    assert endpoint_distances(r)["exact"].max() < 2e-4
 
 
 def test_lp_ft_is_distinguishable_from_fine_tuning(paired):

@@ -1,6 +1,6 @@
 """LP-FT: linear probing (refit the readout on the frozen features), then fine-tuning.
 
-Analytic side: :func:`symtransfer.lp_ft_formulas.lp_ft` (the probe unbalances the last layer;
+Analytic side: :func:`symtransfer.lp_ft_expressions.lp_ft` (the probe unbalances the last layer;
 the conservation laws then fix the null-space scale c through :class:`ProbedRoot`; kernels
 per depth: radicals for L = 2, the numeric root deeper) and its phase boundary
 (:class:`BoundaryRoot`). Monte-Carlo side: the ridgeless
@@ -17,15 +17,15 @@ from .base import Context, Method, Outcome
 
 
 def _risk(*, source: str, L: Any, **_: Any):
-    from .. import lp_ft_formulas
+    from .. import lp_ft_expressions
 
-    return lp_ft_formulas.lp_ft(source, L)
+    return lp_ft_expressions.lp_ft(source, L)
 
 
 def _boundary(*, source: str, L: Any, **_: Any):
-    from .. import lp_ft_formulas
+    from .. import lp_ft_expressions
 
-    return lp_ft_formulas.lp_ft_phase_boundary(source, L)
+    return lp_ft_expressions.lp_ft_phase_boundary(source, L)
 
 
 def _endpoint(beta_s: np.ndarray, problem, depth: int, form: str) -> np.ndarray:

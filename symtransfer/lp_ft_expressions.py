@@ -87,8 +87,9 @@ class ProbedRoot(sp.Function):
 
     def _latex(self, printer, exp=None):
         L, alpha, beta, b = self.args
-        tex = (r"\operatorname{root}_{>}\left[x^{%s}\left(x - %s\right)\left(x - %s\right) = %s"
-               r"\right]" % (printer._print(L - 2), printer.parenthesize(alpha, 50),
+        power = {0: "", 1: "x"}.get(L - 2, "x^{%s}" % printer._print(L - 2))
+        tex = (r"\operatorname{root}_{>}\left[%s\left(x - %s\right)\left(x - %s\right) = %s"
+               r"\right]" % (power, printer.parenthesize(alpha, 50),
                              printer.parenthesize(beta, 50), printer.parenthesize(b, 50)))
         return tex if exp is None else r"\left(%s\right)^{%s}" % (tex, exp)
 
@@ -138,8 +139,9 @@ class BoundaryRoot(sp.Function):
 
     def _latex(self, printer, exp=None):
         L, beta, b = self.args
-        tex = (r"\operatorname{root}_{>1}\left[x^{%s}\left((x - 1)(x - %s) + \tfrac{%s}{4}"
-               r"\right) = %s\right]" % (printer._print(L - 2), printer.parenthesize(beta, 50),
+        power = {0: "", 1: "x"}.get(L - 2, "x^{%s}" % printer._print(L - 2))
+        tex = (r"\operatorname{root}_{>1}\left[%s\left((x - 1)(x - %s) + \tfrac{%s}{4}"
+               r"\right) = %s\right]" % (power, printer.parenthesize(beta, 50),
                                          printer._print(b), printer.parenthesize(b, 50)))
         return tex if exp is None else r"\left(%s\right)^{%s}" % (tex, exp)
 
