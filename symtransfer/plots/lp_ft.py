@@ -10,7 +10,7 @@ from ._common import _figure, _gamma_line, _params_text
 
 
 def lp_ft_vs_finetune(*, sigma: float = 0.2, depth: int = 2, gammas=(0.2, 0.5),
-                      num: int = 121):
+                      num: int = 91):
     """Left: the gain ``R_finetune - R_lp_ft`` (= T_lp_ft - T_finetune) over gamma and theta in
     [0, pi] (square-root colour scale, so that the small gains below pi/2 show), with both
     phase boundaries theta* (LP-FT's mirrored at pi - theta*). Right: both risks against
