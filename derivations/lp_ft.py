@@ -195,6 +195,41 @@ def risk(source: str, depth_value=L, root: sp.Expr | None = None) -> sp.Expr:
                                           (asymptotic(least_squares_noise()), True)))
 
 
+# --------------------------------------------------------------------------- LP-FT vs fine-tuning
+
+
+def scale_increases_with_r(depths=range(2, 7)) -> bool:
+    """C = c^2 increases with the probe ratio r: from C (kappa - beta) = B/N_s (=: b),
+    dC/dr = -b/(kappa - beta)^2 dkappa/dr, and implicit differentiation of
+    F = kappa^(L-2)(kappa - 1 + r)(kappa - beta) - b gives dkappa/dr = -kappa^(L-2)(kappa - beta)/F_kappa,
+    so dC/dr = b kappa^(L-2) / ((kappa - beta) F_kappa) > 0 (F_kappa > 0 above the roots)."""
+    for k in depths:
+        F = kappa ** (k - 2) * (kappa - 1 + r) * (kappa - be) - bb
+        dkappa = sp.idiff(F, kappa, r)
+        dC = sp.diff(bb / (kappa - be), kappa) * dkappa
+        claim = bb * kappa ** (k - 2) / ((kappa - be) * sp.diff(F, kappa))
+        if not is_zero(sp.together(dC - claim)):
+            return False
+    return True
+
+
+def gain_is_nonnegative() -> bool:
+    """Population source: R_ft - R_lpft = (1-gamma)[C_F - C_L - 2 cos(theta) x_F + 2 |cos(theta)| x_L]
+    (x = sqrt(C)) >= 0. Both roots are >= 1 since at kappa = 1 the left sides are gamma <= B
+    and r gamma <= B (B - gamma = sigma^2 gamma/(1-gamma) >= 0); C_L <= C_F (C increases with r,
+    r = cos^2 <= 1 = r_F); x_F >= 1 and x_L^2 >= kappa_L - 1 + r >= cos^2. For cos >= 0 the
+    gain is (x_F - x_L)(x_F + x_L - 2 cos) >= 0 (x_F + x_L >= 1 + cos >= 2 cos); for cos < 0
+    every term is >= 0. Checked here: the factorization and the values at kappa = 1."""
+    xF, xL, cs = sp.symbols("x_F x_L cs", positive=True)
+    gain = xF ** 2 - xL ** 2 - 2 * cs * xF + 2 * cs * xL
+    factored = is_zero(gain - (xF - xL) * (xF + xL - 2 * cs))
+    B_value = asymptotic_inputs()[b2]
+    at_one_ft = (kappa ** L - (1 - gamma) * kappa ** (L - 1)).subs(kappa, 1) - gamma
+    at_one_lp = (kappa ** (L - 2) * (kappa - 1 + r) * (kappa - (1 - gamma))).subs(kappa, 1)
+    return (factored and sp.expand(at_one_ft) == 0 and is_zero(at_one_lp - r * gamma)
+            and is_zero(sp.factor(B_value - gamma) - sigma ** 2 * gamma / (1 - gamma)))
+
+
 # --------------------------------------------------------------------------- boundary
 
 
@@ -362,6 +397,10 @@ def checks() -> list[Result]:
         shipped2 = lp_ft_expressions.lp_ft(source, 2)
         out.append(same(shipped2.doit(), shipped2,
                         f"lp_ft: L=2 radical risk vs ProbedRoot, {source} source", symbolic=False))
+    out += [holds("lp_ft: c^2 increases with the probe ratio r (dC/dr = b kappa^(L-2)/((kappa-beta)"
+                  " F_kappa) > 0, L = 2..6)", scale_increases_with_r()),
+            holds("lp_ft: population source: R_finetune - R_lp_ft >= 0 (both roots >= 1, "
+                  "C_L <= C_F, (x_F - x_L)(x_F + x_L - 2 cos) >= 0)", gain_is_nonnegative())]
     T, factored = transferability_below()
     out += [
         holds("lp_ft: T = (1-gamma)|c|(2|O_s| - |c| N_s) below gamma = 1 (noise cancels)",

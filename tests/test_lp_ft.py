@@ -110,8 +110,8 @@ def test_float64_kernels_agree_with_mpmath_and_the_probe_flips_the_sign(depth):
 
 def test_lp_ft_beats_fine_tuning_where_the_probe_shrinks_the_readout():
     """T_lpft >= T_ft on the whole population phase diagram (the probe's r = cos^2 <= 1
-    shrinks c), with equality at theta = 0; at theta = pi the probe flips the readout's sign,
-    which fine-tuning cannot: a gain of about 4(1-gamma)."""
+    shrinks c; proved in derivations/lp_ft.py), with equality at theta = 0; at theta = pi the
+    probe flips the readout's sign, which fine-tuning cannot: a gain of about 4(1-gamma)."""
     gamma = np.linspace(0.05, 0.95, 10)[:, None]
     theta = np.linspace(0, math.pi, 13)[None, :]
     gain = (st.transferability("lp_ft", gamma=gamma, theta=theta, sigma=0.2)
