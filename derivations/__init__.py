@@ -18,6 +18,7 @@ that the expression symtransfer ships is the same expression:
   with the drift;
 * :mod:`.early_stopping` -- the risk along gradient flow: the mean-field moment equations of the
   balanced rank-1 trajectory (fine-tuning, scratch), their fixed point, depth 1's spectral filter.
+* :mod:`.lp_ft` -- LP-FT: the probe's imbalance and the endpoint it fixes, risk, boundary.
 
 ``python -m derivations`` runs :func:`run_all` and prints one line per check.
 
@@ -44,7 +45,8 @@ import sympy as sp
 from sympy.core.relational import Relational
 
 from symtransfer import formulas
-from symtransfer._roots import positive_root_mpmath
+from symtransfer._roots import boundary_root_mpmath, positive_root_mpmath, probed_root_mpmath
+from symtransfer.lp_ft_expressions import BoundaryRoot, ProbedRoot
 from symtransfer.symbols import d, depth, gamma, gamma_s, lam, mu, n, sigma, sigma_s, theta
 
 SYMBOLIC = "symbolic"
@@ -63,7 +65,7 @@ SIMPLIFY_MAX_OPS = 40
 REWRITE_MAX_OPS = 300
 
 MODULES = ("primitives", "scratch", "source", "linear", "finetune", "phase", "properties",
-           "ridge", "distances", "penalty", "spectra", "optimizers", "early_stopping")
+           "ridge", "distances", "penalty", "spectra", "optimizers", "early_stopping", "lp_ft")
 
 
 @dataclass(frozen=True)
@@ -144,11 +146,21 @@ def _positive_root(L, a, b):
     return positive_root_mpmath(int(L), a, b)
 
 
+def _probed_root(L, alpha, beta, b):
+    return probed_root_mpmath(int(L), alpha, beta, b)
+
+
+def _boundary_root(L, beta, b):
+    return boundary_root_mpmath(int(L), beta, b)
+
+
 @lru_cache(maxsize=512)
 def _compiled(expr: sp.Expr, symbols: tuple[sp.Symbol, ...]) -> Callable:
     """``expr`` as an mpmath function of ``symbols`` (sympy.lambdify; PositiveRoot by
     :func:`symtransfer._roots.positive_root_mpmath`)."""
-    return sp.lambdify(symbols, expr, modules=[{"PositiveRoot": _positive_root}, "mpmath"])
+    return sp.lambdify(symbols, expr, modules=[{"PositiveRoot": _positive_root,
+                                                "ProbedRoot": _probed_root,
+                                                "BoundaryRoot": _boundary_root}, "mpmath"])
 
 
 def evaluate_fast(expr: sp.Expr, point: Mapping[sp.Symbol, sp.Expr]) -> mpmath.mpc | None:
@@ -223,10 +235,11 @@ def numeric_compare(derived: sp.Expr, shipped: sp.Expr, *, points: int = N_POINT
 # --------------------------------------------------------------------------- symbolic zero test
 
 def _canonical(expr: sp.Expr) -> sp.Expr:
-    """Rebuild every PositiveRoot with cancelled arguments, so equal roots compare equal."""
+    """Rebuild every PositiveRoot (and LP-FT's ProbedRoot, BoundaryRoot) with cancelled
+    arguments, so equal roots compare equal."""
     return expr.replace(
-        lambda e: isinstance(e, formulas.PositiveRoot),
-        lambda e: formulas.PositiveRoot(e.args[0], *(sp.cancel(sp.together(a)) for a in e.args[1:])))
+        lambda e: isinstance(e, (formulas.PositiveRoot, ProbedRoot, BoundaryRoot)),
+        lambda e: e.func(e.args[0], *(sp.cancel(sp.together(a)) for a in e.args[1:])))
 
 
 def _sin_as_cos(expr: sp.Expr) -> sp.Expr:

@@ -146,10 +146,12 @@ def _shapes(L: int, dim: int) -> list[tuple[int, int]]:
     return [(dim, dim)] * (L - 1) + [(dim, 1)]
 
 
-def network(L: int, dim: int = 3, samples: int = 2, X: sp.Matrix | None = None):
+def network(L: int, dim: int = 3, samples: int = 2, X: sp.Matrix | None = None,
+            extra: Sequence[str] = ()):
     """Symbolic weights (and X unless given), the loss (1/2n)|X W_1..W_L - y|^2 and its gradients.
 
     Exact polynomial arithmetic over QQ; returns (ring, X, Ws, grads, gens by name).
+    ``extra``: names of further generators (e.g. one scale per layer).
     """
     names = [f"y{i}" for i in range(samples)]
     if X is None:
@@ -157,6 +159,7 @@ def network(L: int, dim: int = 3, samples: int = 2, X: sp.Matrix | None = None):
     for l, (r, c) in enumerate(_shapes(L, dim), start=1):
         names += [f"w{l}_{i}_{j}" for i in range(r) for j in range(c)]
     names += [f"v{i}" for i in range(dim)] + ["s"]  # rank-1 family parameters w = v, s
+    names += list(extra)
     R, *gens = ring(names, QQ)
     g = dict(zip(names, gens))
     if X is None:

@@ -2,7 +2,8 @@
 
 Numeric API (numpy only; sympy is imported on first symbolic use):
 
-* :func:`risk` — generalization error of 'scratch', 'linear' (ridge) or 'finetune' training;
+* :func:`risk` — generalization error of 'scratch', 'linear' (ridge), 'finetune' or 'lp_ft'
+  (linear probe, then fine-tuning) training;
 * :func:`transferability` — T = R_scratch - R_method;
 * :func:`phase_boundary` — theta* where T changes sign;
 * :func:`optimal_penalty` — the pretraining penalty mu* that maximizes fine-tuning's T;

@@ -7,6 +7,8 @@ Regenerate with ``python -m symtransfer.codegen``. Every function takes
 import numpy
 
 from ._roots import positive_root as _positive_root
+from ._roots import probed_root as _probed_root
+from ._roots import boundary_root as _boundary_root
 
 
 def risk_scratch(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
@@ -58,6 +60,42 @@ def risk_finetune_exact_population_Ln(gamma, theta, sigma, lam, depth, gamma_s, 
     _x3 = _x0*gamma/_x2
     _x4 = _positive_root(depth, _x2, _x3 + gamma)
     return numpy.where(numpy.less(gamma, 1), _x2*(-2*_x4**((1/2)*depth - 1/2)*numpy.cos(theta) + _x4**(depth - 1) + 1) + _x3, _x0/_x1)
+
+
+def risk_lp_ft_population_L2(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = sigma**2
+    _x1 = gamma - 1
+    _x2 = -_x1
+    _x3 = _x0/_x2
+    _x4 = numpy.cos(theta)
+    _x5 = _x4**2
+    _x6 = 4*gamma
+    _x7 = (1/2)*_x5 - 1/2*gamma + (1/2)*numpy.sqrt(_x3*_x6 + _x6 + (-_x5 + gamma)**2)
+    return numpy.where(numpy.less(gamma, 1), _x2*(-2*numpy.sqrt(_x7)*abs(_x4) + _x7 + 1) + _x3*gamma, _x0/_x1)
+
+
+def risk_lp_ft_population_L3(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = sigma**2
+    _x1 = gamma - 1
+    _x2 = -_x1
+    _x3 = _x0*gamma/_x2
+    _x4 = numpy.cos(theta)
+    _x5 = _x4**2 - 1
+    _x6 = _probed_root(3, -_x5, _x2, _x3 + gamma)
+    _x7 = _x6*(_x5 + _x6)
+    return numpy.where(numpy.less(gamma, 1), _x2*(-2*numpy.sqrt(_x7)*abs(_x4) + _x7 + 1) + _x3, _x0/_x1)
+
+
+def risk_lp_ft_population_Ln(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = sigma**2
+    _x1 = gamma - 1
+    _x2 = -_x1
+    _x3 = _x0*gamma/_x2
+    _x4 = numpy.cos(theta)
+    _x5 = _x4**2 - 1
+    _x6 = _probed_root(depth, -_x5, _x2, _x3 + gamma)
+    _x7 = _x6**(depth - 2)*(_x5 + _x6)
+    return numpy.where(numpy.less(gamma, 1), _x2*(-2*numpy.sqrt(_x7)*abs(_x4) + _x7 + 1) + _x3, _x0/_x1)
 
 
 def risk_linear_finite(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
@@ -132,6 +170,66 @@ def risk_finetune_exact_finite_Ln(gamma, theta, sigma, lam, depth, gamma_s, sigm
     return numpy.where(numpy.less(gamma, 1), _x2*(-2*_x10**((1/2)*depth - 1/2)*numpy.where(_x5, _x4*gamma_s, _x4) + _x10**(depth - 1)*numpy.where(_x5, _x8, _x9) + 1) + _x3, _x0/_x1)
 
 
+def risk_lp_ft_finite_L2(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = sigma**2
+    _x1 = gamma - 1
+    _x2 = -_x1
+    _x3 = _x0*gamma/_x2
+    _x4 = numpy.cos(theta)
+    _x5 = numpy.less(gamma_s, 1)
+    _x6 = _x4**2
+    _x7 = sigma_s**2
+    _x8 = gamma_s - 1
+    _x9 = -_x7*gamma_s/_x8 + gamma_s
+    _x10 = _x6*gamma_s**2/_x9**2
+    _x11 = _x7/_x8 + 1
+    _x12 = _x6/_x11**2
+    _x13 = numpy.where(_x5, 1 - _x10, 1 - _x12)
+    _x14 = _x3 + gamma
+    _x15 = (1/2)*_x13 - 1/2*gamma + (1/2)*numpy.sqrt((_x1 + _x13)**2 + 4*numpy.where(_x5, _x14/_x9, _x14/_x11)) + numpy.where(_x5, _x10, _x12) - 1/2
+    return numpy.where(numpy.less(gamma, 1), _x2*(-2*numpy.sqrt(_x15)*abs(numpy.where(_x5, _x4*gamma_s, _x4)) + _x15*numpy.where(_x5, _x9, _x11) + 1) + _x3, _x0/_x1)
+
+
+def risk_lp_ft_finite_L3(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = sigma**2
+    _x1 = gamma - 1
+    _x2 = -_x1
+    _x3 = _x0*gamma/_x2
+    _x4 = numpy.cos(theta)
+    _x5 = numpy.less(gamma_s, 1)
+    _x6 = _x4**2
+    _x7 = sigma_s**2
+    _x8 = gamma_s - 1
+    _x9 = -_x7*gamma_s/_x8 + gamma_s
+    _x10 = _x6*gamma_s**2/_x9**2
+    _x11 = _x7/_x8 + 1
+    _x12 = _x6/_x11**2
+    _x13 = _x3 + gamma
+    _x14 = _probed_root(3, numpy.where(_x5, 1 - _x10, 1 - _x12), _x2, numpy.where(_x5, _x13/_x9, _x13/_x11))
+    _x15 = _x14*(_x14 + numpy.where(_x5, _x10, _x12) - 1)
+    return numpy.where(numpy.less(gamma, 1), _x2*(-2*numpy.sqrt(_x15)*abs(numpy.where(_x5, _x4*gamma_s, _x4)) + _x15*numpy.where(_x5, _x9, _x11) + 1) + _x3, _x0/_x1)
+
+
+def risk_lp_ft_finite_Ln(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = sigma**2
+    _x1 = gamma - 1
+    _x2 = -_x1
+    _x3 = _x0*gamma/_x2
+    _x4 = numpy.cos(theta)
+    _x5 = numpy.less(gamma_s, 1)
+    _x6 = _x4**2
+    _x7 = sigma_s**2
+    _x8 = gamma_s - 1
+    _x9 = -_x7*gamma_s/_x8 + gamma_s
+    _x10 = _x6*gamma_s**2/_x9**2
+    _x11 = _x7/_x8 + 1
+    _x12 = _x6/_x11**2
+    _x13 = _x3 + gamma
+    _x14 = _probed_root(depth, numpy.where(_x5, 1 - _x10, 1 - _x12), _x2, numpy.where(_x5, _x13/_x9, _x13/_x11))
+    _x15 = _x14**(depth - 2)*(_x14 + numpy.where(_x5, _x10, _x12) - 1)
+    return numpy.where(numpy.less(gamma, 1), _x2*(-2*numpy.sqrt(_x15)*abs(numpy.where(_x5, _x4*gamma_s, _x4)) + _x15*numpy.where(_x5, _x9, _x11) + 1) + _x3, _x0/_x1)
+
+
 def transfer_scratch(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
     return 0
 
@@ -174,6 +272,36 @@ def transfer_finetune_exact_population_Ln(gamma, theta, sigma, lam, depth, gamma
     _x1 = -_x0
     _x2 = _positive_root(depth, _x1, gamma + gamma*sigma**2/_x1)
     return numpy.where(numpy.less(gamma, 1), -_x0 - _x1*(-2*_x2**((1/2)*depth - 1/2)*numpy.cos(theta) + _x2**(depth - 1) + 1), 0)
+
+
+def transfer_lp_ft_population_L2(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = gamma - 1
+    _x1 = -_x0
+    _x2 = numpy.cos(theta)
+    _x3 = _x2**2
+    _x4 = 4*gamma
+    _x5 = (1/2)*_x3 - 1/2*gamma + (1/2)*numpy.sqrt(_x4 + (-_x3 + gamma)**2 + _x4*sigma**2/_x1)
+    return numpy.where(numpy.less(gamma, 1), -_x0 - _x1*(-2*numpy.sqrt(_x5)*abs(_x2) + _x5 + 1), 0)
+
+
+def transfer_lp_ft_population_L3(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = gamma - 1
+    _x1 = -_x0
+    _x2 = numpy.cos(theta)
+    _x3 = _x2**2 - 1
+    _x4 = _probed_root(3, -_x3, _x1, gamma + gamma*sigma**2/_x1)
+    _x5 = _x4*(_x3 + _x4)
+    return numpy.where(numpy.less(gamma, 1), -_x0 - _x1*(-2*numpy.sqrt(_x5)*abs(_x2) + _x5 + 1), 0)
+
+
+def transfer_lp_ft_population_Ln(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = gamma - 1
+    _x1 = -_x0
+    _x2 = numpy.cos(theta)
+    _x3 = _x2**2 - 1
+    _x4 = _probed_root(depth, -_x3, _x1, gamma + gamma*sigma**2/_x1)
+    _x5 = _x4**(depth - 2)*(_x3 + _x4)
+    return numpy.where(numpy.less(gamma, 1), -_x0 - _x1*(-2*numpy.sqrt(_x5)*abs(_x2) + _x5 + 1), 0)
 
 
 def transfer_linear_finite(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
@@ -266,6 +394,69 @@ def transfer_finetune_exact_finite_Ln(gamma, theta, sigma, lam, depth, gamma_s, 
     return numpy.where(numpy.logical_and(_x10, numpy.less(gamma_s, 1)), -_x0 - _x1*(_x5*_x6**_x9 - _x6**_x7*_x8*gamma_s + 1), numpy.where(_x10, -_x0 - _x1*(_x11*_x12**_x9 - _x12**_x7*_x8 + 1), 0))
 
 
+def transfer_lp_ft_finite_L2(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = gamma - 1
+    _x1 = -_x0
+    _x2 = -1/2*gamma
+    _x3 = numpy.cos(theta)
+    _x4 = _x3**2
+    _x5 = sigma_s**2
+    _x6 = gamma_s - 1
+    _x7 = -_x5*gamma_s/_x6 + gamma_s
+    _x8 = _x4*gamma_s**2/_x7**2
+    _x9 = 4*gamma + 4*gamma*sigma**2/_x1
+    _x10 = _x2 + (1/2)*_x8 + (1/2)*numpy.sqrt((-_x8 + gamma)**2 + _x9/_x7)
+    _x11 = 2*abs(_x3)
+    _x12 = numpy.less(gamma, 1)
+    _x13 = _x5/_x6 + 1
+    _x14 = _x4/_x13**2
+    _x15 = (1/2)*_x14 + _x2 + (1/2)*numpy.sqrt((-_x14 + gamma)**2 + _x9/_x13)
+    return numpy.where(numpy.logical_and(_x12, numpy.less(gamma_s, 1)), -_x0 - _x1*(-numpy.sqrt(_x10)*_x11*gamma_s + _x10*_x7 + 1), numpy.where(_x12, -_x0 - _x1*(-_x11*numpy.sqrt(_x15) + _x13*_x15 + 1), 0))
+
+
+def transfer_lp_ft_finite_L3(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = gamma - 1
+    _x1 = -_x0
+    _x2 = numpy.cos(theta)
+    _x3 = _x2**2
+    _x4 = sigma_s**2
+    _x5 = gamma_s - 1
+    _x6 = -_x4*gamma_s/_x5 + gamma_s
+    _x7 = _x3*gamma_s**2/_x6**2 - 1
+    _x8 = gamma + gamma*sigma**2/_x1
+    _x9 = _probed_root(3, -_x7, _x1, _x8/_x6)
+    _x10 = _x9*(_x7 + _x9)
+    _x11 = 2*abs(_x2)
+    _x12 = numpy.less(gamma, 1)
+    _x13 = _x4/_x5 + 1
+    _x14 = _x3/_x13**2
+    _x15 = _probed_root(3, 1 - _x14, _x1, _x8/_x13)
+    _x16 = _x15*(_x14 + _x15 - 1)
+    return numpy.where(numpy.logical_and(_x12, numpy.less(gamma_s, 1)), -_x0 - _x1*(-numpy.sqrt(_x10)*_x11*gamma_s + _x10*_x6 + 1), numpy.where(_x12, -_x0 - _x1*(-_x11*numpy.sqrt(_x16) + _x13*_x16 + 1), 0))
+
+
+def transfer_lp_ft_finite_Ln(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = gamma - 1
+    _x1 = -_x0
+    _x2 = numpy.cos(theta)
+    _x3 = _x2**2
+    _x4 = sigma_s**2
+    _x5 = gamma_s - 1
+    _x6 = -_x4*gamma_s/_x5 + gamma_s
+    _x7 = _x3*gamma_s**2/_x6**2 - 1
+    _x8 = gamma + gamma*sigma**2/_x1
+    _x9 = _probed_root(depth, -_x7, _x1, _x8/_x6)
+    _x10 = depth - 2
+    _x11 = _x9**_x10*(_x7 + _x9)
+    _x12 = 2*abs(_x2)
+    _x13 = numpy.less(gamma, 1)
+    _x14 = _x4/_x5 + 1
+    _x15 = _x3/_x14**2
+    _x16 = _probed_root(depth, 1 - _x15, _x1, _x8/_x14)
+    _x17 = _x16**_x10*(_x15 + _x16 - 1)
+    return numpy.where(numpy.logical_and(_x13, numpy.less(gamma_s, 1)), -_x0 - _x1*(-numpy.sqrt(_x11)*_x12*gamma_s + _x11*_x6 + 1), numpy.where(_x13, -_x0 - _x1*(-_x12*numpy.sqrt(_x17) + _x14*_x17 + 1), 0))
+
+
 def boundary_linear_population(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
     _x0 = sigma**2
     _x1 = gamma - 1
@@ -296,6 +487,24 @@ def boundary_finetune_exact_population_L3(gamma, theta, sigma, lam, depth, gamma
 def boundary_finetune_exact_population_Ln(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
     _x0 = 1 - gamma
     return numpy.where(numpy.less(gamma, 1), numpy.arccos((1/2)*_positive_root(depth, _x0, gamma + gamma*sigma**2/_x0)**((1/2)*depth - 1/2)), numpy.nan)
+
+
+def boundary_lp_ft_population_L2(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = sigma**2/(1 - gamma)
+    _x1 = 3*gamma
+    return numpy.where(numpy.less(gamma, 1), numpy.arccos(numpy.sqrt((_x0*gamma + gamma)/(2*gamma + 2*numpy.sqrt(_x0*_x1 + _x1 + gamma**2)))), numpy.nan)
+
+
+def boundary_lp_ft_population_L3(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = 1 - gamma
+    _x1 = gamma + gamma*sigma**2/_x0
+    return numpy.where(numpy.less(gamma, 1), numpy.arccos(numpy.sqrt(_x1/(4*gamma + 4*_boundary_root(3, _x0, _x1) - 4))), numpy.nan)
+
+
+def boundary_lp_ft_population_Ln(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = 1 - gamma
+    _x1 = gamma + gamma*sigma**2/_x0
+    return numpy.where(numpy.less(gamma, 1), numpy.arccos(numpy.sqrt(_x1/(4*gamma + 4*_boundary_root(depth, _x0, _x1) - 4))), numpy.nan)
 
 
 def boundary_linear_finite(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
@@ -366,6 +575,40 @@ def boundary_finetune_exact_finite_Ln(gamma, theta, sigma, lam, depth, gamma_s, 
     _x5 = (1/2)*depth - 1/2
     _x6 = _x0/_x1 + 1
     return numpy.where(numpy.less(gamma, 1), numpy.arccos(numpy.where(numpy.less(gamma_s, 1), (1/2)*_x2*_positive_root(depth, _x3, _x4/_x2)**_x5/gamma_s, (1/2)*_x6*_positive_root(depth, _x3, _x4/_x6)**_x5)), numpy.nan)
+
+
+def boundary_lp_ft_finite_L2(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = gamma*sigma**2/(1 - gamma) + gamma
+    _x1 = sigma_s**2
+    _x2 = gamma_s - 1
+    _x3 = -_x1*gamma_s/_x2 + gamma_s
+    _x4 = 2*gamma
+    _x5 = gamma**2
+    _x6 = 3*_x0
+    _x7 = _x1/_x2 + 1
+    return numpy.where(numpy.less(gamma, 1), numpy.arccos(numpy.where(numpy.less(gamma_s, 1), numpy.sqrt(_x0*_x3/(_x4 + 2*numpy.sqrt(_x5 + _x6/_x3)))/gamma_s, numpy.sqrt(_x0*_x7/(_x4 + 2*numpy.sqrt(_x5 + _x6/_x7))))), numpy.nan)
+
+
+def boundary_lp_ft_finite_L3(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = 1 - gamma
+    _x1 = gamma + gamma*sigma**2/_x0
+    _x2 = sigma_s**2
+    _x3 = gamma_s - 1
+    _x4 = -_x2*gamma_s/_x3 + gamma_s
+    _x5 = 4*gamma - 4
+    _x6 = _x2/_x3 + 1
+    return numpy.where(numpy.less(gamma, 1), numpy.arccos(numpy.where(numpy.less(gamma_s, 1), numpy.sqrt(_x1*_x4/(_x5 + 4*_boundary_root(3, _x0, _x1/_x4)))/gamma_s, numpy.sqrt(_x1*_x6/(_x5 + 4*_boundary_root(3, _x0, _x1/_x6))))), numpy.nan)
+
+
+def boundary_lp_ft_finite_Ln(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = 1 - gamma
+    _x1 = gamma + gamma*sigma**2/_x0
+    _x2 = sigma_s**2
+    _x3 = gamma_s - 1
+    _x4 = -_x2*gamma_s/_x3 + gamma_s
+    _x5 = 4*gamma - 4
+    _x6 = _x2/_x3 + 1
+    return numpy.where(numpy.less(gamma, 1), numpy.arccos(numpy.where(numpy.less(gamma_s, 1), numpy.sqrt(_x1*_x4/(_x5 + 4*_boundary_root(depth, _x0, _x1/_x4)))/gamma_s, numpy.sqrt(_x1*_x6/(_x5 + 4*_boundary_root(depth, _x0, _x1/_x6))))), numpy.nan)
 
 
 def risk_linear_penalized(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):

@@ -49,7 +49,7 @@ from sympy.core.relational import Relational
 
 from . import domains
 from . import validation as V
-from ._roots import positive_root_mpmath
+from ._roots import boundary_root_mpmath, positive_root_mpmath, probed_root_mpmath
 from .formulas import PositiveRoot
 from .parsing import ALIASES, ParseError, parameter_name, parse
 from .symbols import BY_NAME
@@ -475,9 +475,21 @@ def _positive_root(L, a, b):
     return positive_root_mpmath(int(L), a, b)
 
 
+def _probed_root(L, alpha, beta, b):
+    """ProbedRoot(L, alpha, beta, b) (LP-FT's scale) at the working precision."""
+    return probed_root_mpmath(int(L), alpha, beta, b)
+
+
+def _boundary_root(L, beta, b):
+    """BoundaryRoot(L, beta, b) (LP-FT's phase boundary) at the working precision."""
+    return boundary_root_mpmath(int(L), beta, b)
+
+
 def _compile(e: sp.Expr, symbols: list[sp.Symbol]):
     """mpmath function of ``symbols`` (printed from the validated tree, arguments dummified)."""
-    return sp.lambdify(symbols, e, modules=[{"PositiveRoot": _positive_root}, "mpmath"],
+    return sp.lambdify(symbols, e, modules=[{"PositiveRoot": _positive_root,
+                                             "ProbedRoot": _probed_root,
+                                             "BoundaryRoot": _boundary_root}, "mpmath"],
                        dummify=True)
 
 

@@ -50,6 +50,12 @@ class _NumpyKernelPrinter(_NamedSymbols, NumPyPrinter):
     def _print_PositiveRoot(self, expr):
         return "_positive_root(%s)" % ", ".join(self._print(arg) for arg in expr.args)
 
+    def _print_ProbedRoot(self, expr):
+        return "_probed_root(%s)" % ", ".join(self._print(arg) for arg in expr.args)
+
+    def _print_BoundaryRoot(self, expr):
+        return "_boundary_root(%s)" % ", ".join(self._print(arg) for arg in expr.args)
+
 
 class _MpmathKernelPrinter(_NamedSymbols, MpmathPrinter):
     def _print_Symbol(self, expr):
@@ -59,6 +65,12 @@ class _MpmathKernelPrinter(_NamedSymbols, MpmathPrinter):
 
     def _print_PositiveRoot(self, expr):
         return "_positive_root_mpmath(%s)" % ", ".join(self._print(arg) for arg in expr.args)
+
+    def _print_ProbedRoot(self, expr):
+        return "_probed_root_mpmath(%s)" % ", ".join(self._print(arg) for arg in expr.args)
+
+    def _print_BoundaryRoot(self, expr):
+        return "_boundary_root_mpmath(%s)" % ", ".join(self._print(arg) for arg in expr.args)
 
 
 def expression(quantity: str, method: str, *, form: str = "exact", source: str = "population",
@@ -103,11 +115,15 @@ Regenerate with ``python -m symtransfer.codegen``. Every function takes
 def render(backend: str) -> str:
     """Source text of the generated kernel module for ``backend`` ('numpy' or 'mpmath')."""
     if backend == "numpy":
-        imports = "import numpy\n\nfrom ._roots import positive_root as _positive_root"
+        imports = ("import numpy\n\nfrom ._roots import positive_root as _positive_root\n"
+                   "from ._roots import probed_root as _probed_root\n"
+                   "from ._roots import boundary_root as _boundary_root")
         how, make = "elementwise on float64 arrays (numpy broadcasting)", _numpy_function
     elif backend == "mpmath":
         imports = ("import mpmath\n\n"
-                   "from ._roots import positive_root_mpmath as _positive_root_mpmath")
+                   "from ._roots import positive_root_mpmath as _positive_root_mpmath\n"
+                   "from ._roots import probed_root_mpmath as _probed_root_mpmath\n"
+                   "from ._roots import boundary_root_mpmath as _boundary_root_mpmath")
         how, make = "on mpmath scalars at the working precision", _mpmath_function
     else:
         raise ValueError(f"backend must be 'numpy' or 'mpmath', got {backend!r}")
@@ -127,16 +143,19 @@ def compile_kernel(name: str, backend: str):
     if backend == "numpy":
         import numpy
 
-        from ._roots import positive_root
+        from ._roots import boundary_root, positive_root, probed_root
 
-        namespace = {"numpy": numpy, "_positive_root": positive_root}
+        namespace = {"numpy": numpy, "_positive_root": positive_root,
+                     "_probed_root": probed_root, "_boundary_root": boundary_root}
         text = _numpy_function(name, expression(**specs[0]))
     elif backend == "mpmath":
         import mpmath
 
-        from ._roots import positive_root_mpmath
+        from ._roots import boundary_root_mpmath, positive_root_mpmath, probed_root_mpmath
 
-        namespace = {"mpmath": mpmath, "_positive_root_mpmath": positive_root_mpmath}
+        namespace = {"mpmath": mpmath, "_positive_root_mpmath": positive_root_mpmath,
+                     "_probed_root_mpmath": probed_root_mpmath,
+                     "_boundary_root_mpmath": boundary_root_mpmath}
         text = _mpmath_function(name, expression(**specs[0]))
     else:
         raise ValueError(f"backend must be 'numpy' or 'mpmath', got {backend!r}")

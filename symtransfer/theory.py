@@ -313,6 +313,8 @@ def _gamma_s_one(spec: _Spec, params: dict[str, Any], backend) -> Array:
     shape = params["gamma"].shape
     out = _fill(backend, shape, backend.nan)
     noisy = np.asarray(params["sigma_s"] > 0, dtype=bool)
+    if spec.declared.gamma_s_one is None:  # finite also with source noise (LP-FT's probe)
+        noisy = np.zeros(noisy.shape, dtype=bool)
     quiet = ~noisy
     if quiet.any():
         out[quiet] = _continuous_limit(spec, _subset(params, quiet), "gamma_s", backend)

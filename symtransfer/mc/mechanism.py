@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._roots import positive_root
+from .._roots import positive_root, probed_root
 from .data import Problem
 
 
@@ -46,10 +46,46 @@ def finetune_endpoint(beta_s: np.ndarray, problem: Problem, depth: int,
     return b + c[:, None] * perp
 
 
+def probe_coefficient(beta_s: np.ndarray, problem: Problem) -> np.ndarray:
+    """The linear probe's least-squares coefficient t (K,) on the feature direction
+    ``u = beta_s/|beta_s|``: ``t = (X u)^T y / |X u|^2``, from the problem alone
+    (``X^T X/n = V diag(lam) V^T``, ``X^T y/n = V diag(lam) z*``)."""
+    u = beta_s / np.linalg.norm(beta_s, axis=1)[:, None]
+    zu = problem.to_coordinates(u)
+    return (np.einsum("kr,kr,kr->k", problem.curvature, zu, problem.target)
+            / np.einsum("kr,kr,kr->k", problem.curvature, zu, zu))
+
+
+def lp_ft_endpoint(beta_s: np.ndarray, problem: Problem, depth: int,
+                   form: str = "exact") -> np.ndarray:
+    """Predicted LP-FT beta_hat (K, d): probe, then fine-tune (``derivations/lp_ft.py``).
+
+    The probe sets the readout to ``(t/s0^(L-1)) u_L``, so the last imbalance is
+    ``delta = s0^2 (1 - r)``, ``r = t^2/|beta_s|^2``; the flow conserves it, keeps
+    ``|w|^2 = s_2^2 = ... = s_(L-1)^2 = q`` and ``s_L^2 = q - delta``, so interpolation and the
+    frozen ``|P_perp w|^2 = m^2`` give ``q^(L-2) (q - delta) (q - m^2) = |b|^2`` and
+    ``beta_hat = b + c P_perp beta_s``, ``c = sign(t) sqrt(q^(L-2) (q - delta)) / s0^(L-1)``.
+    For n >= d (no null space) it is the least-squares solution.
+    """
+    if form != "exact":
+        raise ValueError(f"form must be 'exact' for LP-FT, got {form!r}")
+    b, perp = _split(problem, beta_s)
+    if problem.rank >= beta_s.shape[1]:
+        return b
+    norm_s = np.linalg.norm(beta_s, axis=1)
+    s0_sq = norm_s ** (2.0 / depth)
+    t = probe_coefficient(beta_s, problem)
+    delta = s0_sq * (1 - t ** 2 / norm_s ** 2)
+    m_sq = s0_sq * np.einsum("kd,kd->k", perp, perp) / norm_s ** 2
+    q = probed_root(depth, delta, m_sq, np.einsum("kd,kd->k", b, b))
+    c = np.sign(t) * np.sqrt(q ** (depth - 2) * (q - delta) / s0_sq ** (depth - 1))
+    return b + c[:, None] * perp
+
+
 def endpoint_distances(result) -> dict[str, np.ndarray]:
     """Per-instance distance |beta_hat - predicted| of a simulation to the endpoint its method
     predicts in closed form (:attr:`symtransfer.methods.Method.endpoint`; fine-tuning: each
-    form, 'exact' and 'paper'), on the same (regenerated) target data (for any input
+    form, 'exact' and 'paper'; LP-FT: :func:`lp_ft_endpoint`), on the same (regenerated) target data (for any input
     covariance: the conservation laws hold for every design)."""
     from .. import methods
     from .data import sample_problem

@@ -421,11 +421,15 @@ class Trainer:
         self.trajectory: dict[str, np.ndarray] | None = None
 
     def __call__(self, net: Trainable, *, label: str, reference: np.ndarray | None = None,
-                 depth: int = 2, **options: Any) -> TrainStats:
+                 depth: int = 2, endpoint: np.ndarray | None = None,
+                 **options: Any) -> TrainStats:
+        """Train ``net``; ``endpoint`` (K, d), if given, is the flow's endpoint the recorder
+        measures distances to (default: fine-tuning's from ``reference``, or least squares)."""
         recorder = None
         if self.times is not None:
             recorder = Recorder(self.times, self.beta_t, self.keep_beta)
-            recorder.endpoint = _flow_endpoint(net.problem, reference, depth)
+            recorder.endpoint = (_flow_endpoint(net.problem, reference, depth)
+                                 if endpoint is None else endpoint)
         if self.opt.name == "flow":
             stats = (train(net, label=label, **options) if recorder is None
                      else flow_recorded(net, recorder, {"label": label, **options}))

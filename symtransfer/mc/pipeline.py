@@ -13,7 +13,9 @@
      ``rank_tol`` times the largest (default 1e-3), then fit by least squares. The small-init
      residue (singular values ~ alpha relative to the learned ones) would otherwise be fit to
      noise, which makes plain ridgeless regression on all d features unstable.
-   * ``finetune``: gradient flow on all layers from the pretrained weights.
+   * ``finetune``: gradient flow on all layers from the pretrained weights;
+   * ``lp_ft``: the ridgeless readout refit of ``linear`` (the probe, :func:`readout_layer`
+     turns it into the last layer), then fine-tuning's flow from the probed weights.
 
 Every instance has its own random streams, derived from ``(seed, instance)``; results for an
 instance do not depend on how many instances run beside it.
@@ -125,6 +127,13 @@ def fit_readout(features: np.ndarray, X: np.ndarray, y: np.ndarray, lam: float,
         w, *_ = np.linalg.lstsq(Xk @ basis, yk, rcond=None)
         betas.append(basis @ w)
     return np.stack(betas), ranks
+
+
+def readout_layer(features: np.ndarray, beta: np.ndarray, rank_tol: float) -> np.ndarray:
+    """The last layer W_L (K, d) that gives the end-to-end ``beta = F W_L`` (a readout fit by
+    :func:`fit_readout`) on the learned feature space: the minimum-norm solution over the
+    singular directions of F above ``rank_tol`` of the largest (the probe of LP-FT)."""
+    return np.stack([np.linalg.lstsq(F, b, rcond=rank_tol)[0] for F, b in zip(features, beta)])
 
 
 _SVD_CACHE: list[tuple[np.ndarray, np.ndarray, tuple]] = []

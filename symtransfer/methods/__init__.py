@@ -2,7 +2,7 @@
 
 >>> from symtransfer import methods
 >>> methods.names()
-('scratch', 'linear', 'finetune')
+('scratch', 'linear', 'finetune', 'lp_ft')
 >>> methods.get("finetune").label
 'fine-tuning'
 
@@ -24,6 +24,7 @@ from .base import (
 )
 from .finetune import FINETUNE
 from .linear import LINEAR
+from .lp_ft import LP_FT
 from .registry import (
     METHODS,
     all_methods,
@@ -38,11 +39,11 @@ from .registry import (
 )
 from .scratch import SCRATCH
 
-for _method in (SCRATCH, LINEAR, FINETUNE):
+for _method in (SCRATCH, LINEAR, FINETUNE, LP_FT):
     register(_method)
 del _method
 
 __all__ = ["Method", "FiniteSize", "Context", "Outcome", "METHODS", "register", "unregister",
            "get", "names", "all_methods", "reference", "pretrained", "with_boundary",
            "unknown_method", "default_kernel_name", "depth_variant", "QUANTITIES", "SOURCES",
-           "SCRATCH", "LINEAR", "FINETUNE"]
+           "SCRATCH", "LINEAR", "FINETUNE", "LP_FT"]

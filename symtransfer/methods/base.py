@@ -105,7 +105,8 @@ class Method:
     Singular points
         ``gamma_one``: quantity -> 'inf' or 'nan', its value at gamma = 1 with noise (a
         continuous limit is taken without); ``gamma_s_one(quantity, below=, scratch=,
-        backend=)`` the values at gamma_s = 1 with source noise (finite source);
+        backend=)`` the values at gamma_s = 1 with source noise (finite source; None: the
+        limit is continuous there too, as for LP-FT, whose probe rescales the readout);
         ``collapses_to_scratch``: with a penalty mu >= 1 (pretraining learns nothing) the
         method is scratch training (else there is no theory there); ``pinned_above_one``:
         for gamma > 1 the target data pin it to least squares, like scratch (T = 0 there, so
@@ -147,7 +148,7 @@ class Method:
     baselines: tuple[str, ...] = ("ridgeless",)
     reference: bool = False
     gamma_one: Mapping[str, str] = field(default_factory=dict)
-    gamma_s_one: Callable[..., np.ndarray] = _no_divergence
+    gamma_s_one: Callable[..., np.ndarray] | None = _no_divergence
     collapses_to_scratch: bool = False
     pinned_above_one: bool = False
     variant_of: Callable[[str, bool], str] = lambda baseline, ridge: ""

@@ -59,6 +59,7 @@ from .baselines import (  # noqa: F401
 )
 from .finetune import finetune_forms, form_runs  # noqa: F401
 from .linear import ridge_curve  # noqa: F401
+from .lp_ft import lp_ft_vs_finetune  # noqa: F401
 from .methods import method_risks  # noqa: F401
 from .optimizers import step_size_effects, step_size_runs  # noqa: F401
 from .penalty import penalty_transfer  # noqa: F401
@@ -72,4 +73,4 @@ from .stopping import (  # noqa: F401
 )
 from .trajectory import risk_trajectories, trajectory_runs  # noqa: F401
 
-__all__ = ['DIVERGING', 'HALF_PI', 'METHODS_LABEL', 'METHOD_NAMES', 'NAN_HATCH', 'PARAM_SYMBOLS', 'mc_transferability', 'phase_diagram', 'transfer_slices', 'double_descent', 'ridge_curve', 'finetune_forms', 'form_runs', 'DISTANCE_LABELS', 'distance_transfer_table', 'distance_vs_transfer', 'phase_diagram_baselines', 'penalty_transfer', 'spectrum_phase_diagrams', 'finetune_boundary_vs_noise', 'risk_trajectories', 'trajectory_runs', 'step_size_effects', 'step_size_runs', 'method_risks', 'early_stopping_curves', 'early_stopping_theory_curves', 'stopping_runs']
+__all__ = ['DIVERGING', 'HALF_PI', 'METHODS_LABEL', 'METHOD_NAMES', 'NAN_HATCH', 'PARAM_SYMBOLS', 'mc_transferability', 'phase_diagram', 'transfer_slices', 'double_descent', 'ridge_curve', 'finetune_forms', 'form_runs', 'DISTANCE_LABELS', 'distance_transfer_table', 'distance_vs_transfer', 'phase_diagram_baselines', 'penalty_transfer', 'spectrum_phase_diagrams', 'finetune_boundary_vs_noise', 'risk_trajectories', 'trajectory_runs', 'step_size_effects', 'step_size_runs', 'method_risks', 'early_stopping_curves', 'early_stopping_theory_curves', 'stopping_runs', 'lp_ft_vs_finetune']

@@ -18,7 +18,7 @@ def _derivation_sources() -> list[Path]:
     here = Path(__file__).resolve().parent.parent  # symtransfer/
     root = Path(derivations.__file__).resolve().parent
     return sorted(root.glob("*.py")) + [here / "formulas.py", here / "symbols.py",
-                                        here / "_roots.py"]
+                                        here / "_roots.py", here / "lp_ft_expressions.py"]
 
 
 def _derivation_key() -> str:
