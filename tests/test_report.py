@@ -102,3 +102,19 @@ def test_check_rule():
     assert check.bound == pytest.approx(0.06) and check.ok and check.z == pytest.approx(5)
     check.mean = 1.07
     assert not check.ok
+
+
+def test_derivation_groups_hold_every_module_once_and_balance_the_cost():
+    from symtransfer import derivations
+    from symtransfer.report.derivation_cache import _COST, _UNKNOWN_COST, _groups
+
+    modules = tuple(derivations.MODULES) + ("added_later",)
+    groups = _groups(modules, 2)
+    flat = [m for g in groups for m in g]
+    assert sorted(flat) == sorted(modules)  # every module, exactly once
+    assert any({"phase", "finetune"} <= set(g) for g in groups)  # shared results together
+    assert all(list(g) == [m for m in modules if m in g] for g in groups)  # module order kept
+    costs = [sum(_COST.get(m, _UNKNOWN_COST) for m in g) for g in groups]
+    biggest = _COST["phase"] + _COST["finetune"]
+    assert max(costs) - min(costs) <= biggest  # greedy: within the largest unit
+    assert _groups(("scratch",), 2) == [("scratch",)]

@@ -33,10 +33,28 @@ def _derivation_key() -> str:
     return h.hexdigest()
 
 
-#: the derivation modules split in two groups of similar cost (~12 s each on this machine;
-#: phase reuses finetune's derived risks, so they share a process)
-_GROUPS = (("phase", "finetune", "primitives", "scratch", "source", "linear", "properties"),
-           ("distances", "penalty", "ridge", "spectra", "optimizers"))
+#: CPU seconds of each derivation module (measured one after another in one process,
+#: 2026-12-03); a module not listed counts as :data:`_UNKNOWN_COST`. Used only to balance
+#: the background processes.
+_COST = {"phase": 6.2, "finetune": 3.5, "primitives": 0.8, "scratch": 0.1, "source": 0.1,
+         "linear": 0.3, "properties": 0.4, "distances": 3.2, "penalty": 1.7, "ridge": 1.0,
+         "spectra": 1.4, "optimizers": 0.8, "early_stopping": 2.8, "lp_ft": 5.1}
+_UNKNOWN_COST = 3.0
+#: modules that share derived results (phase reuses finetune's risks): one process each
+_TOGETHER = (("phase", "finetune"),)
+
+
+def _groups(modules: tuple[str, ...], count: int) -> list[tuple[str, ...]]:
+    """``modules`` in ``count`` groups of similar cost (largest first onto the lightest
+    group), each group in the order of ``modules``."""
+    units = [tuple(m for m in unit if m in modules) for unit in _TOGETHER]
+    units = [u for u in units if u]
+    units += [(m,) for m in modules if not any(m in u for u in units)]
+    cost = lambda unit: sum(_COST.get(m, _UNKNOWN_COST) for m in unit)  # noqa: E731
+    groups: list[list[str]] = [[] for _ in range(count)]
+    for unit in sorted(units, key=cost, reverse=True):
+        min(groups, key=lambda g: cost(g)).extend(unit)
+    return [tuple(m for m in modules if m in g) for g in groups if g]
 
 
 def _derive(modules: tuple[str, ...] | None = None) -> tuple[list[tuple], float]:
@@ -68,9 +86,7 @@ class _Derivations:
         if self.cached is None and background:
             from symtransfer import derivations
 
-            groups = list(_GROUPS)
-            rest = tuple(m for m in derivations.MODULES if not any(m in g for g in groups))
-            groups[-1] = groups[-1] + rest  # a module added later still runs
+            groups = _groups(tuple(derivations.MODULES), 2)
             self.pool = process_pool(len(groups))
             self.future = [self.pool.submit(_derive, g) for g in groups]
             log(f"derivations: re-deriving every formula in {len(groups)} background "
