@@ -28,10 +28,11 @@ from typing import Any
 
 from .mc import ConvergenceError, SimulationResult, simulate
 from .theory import anomalous_transfer, optimal_penalty, phase_boundary, risk, transferability
+from .theory import optimal_lam
 
 __version__ = "0.1.0"
 __all__ = ["risk", "transferability", "phase_boundary", "anomalous_transfer", "optimal_penalty",
-           "simulate",
+           "optimal_lam", "simulate",
            "SimulationResult", "ConvergenceError", "expr", "check", "evaluate", "__version__"]
 
 

@@ -2,7 +2,7 @@
 
 >>> from symtransfer import methods
 >>> methods.names()
-('scratch', 'linear', 'finetune')
+('scratch', 'linear', 'finetune', 'l2sp')
 >>> methods.get("finetune").label
 'fine-tuning'
 
@@ -23,6 +23,7 @@ from .base import (
     depth_variant,
 )
 from .finetune import FINETUNE
+from .l2sp import L2SP
 from .linear import LINEAR
 from .registry import (
     METHODS,
@@ -38,11 +39,11 @@ from .registry import (
 )
 from .scratch import SCRATCH
 
-for _method in (SCRATCH, LINEAR, FINETUNE):
+for _method in (SCRATCH, LINEAR, FINETUNE, L2SP):
     register(_method)
 del _method
 
 __all__ = ["Method", "FiniteSize", "Context", "Outcome", "METHODS", "register", "unregister",
            "get", "names", "all_methods", "reference", "pretrained", "with_boundary",
            "unknown_method", "default_kernel_name", "depth_variant", "QUANTITIES", "SOURCES",
-           "SCRATCH", "LINEAR", "FINETUNE"]
+           "SCRATCH", "LINEAR", "FINETUNE", "L2SP"]
