@@ -1,6 +1,6 @@
 """Every figure family of the report, one module each, with captions that say what the
 figure shows: :mod:`.phase`, :mod:`.scratch`, :mod:`.linear`, :mod:`.finetune`,
-:mod:`.penalty`, :mod:`.relu`, :mod:`.spectra`. Each module's ``draw(cfg, sweeps, forms, figures, log)``
+:mod:`.penalty`, :mod:`.relu`, :mod:`.spectra`, :mod:`.fair`. Each module's ``draw(cfg, sweeps, forms, figures, log)``
 draws its family, saves PNG and PDF and returns ``[(name, title, caption)]``.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ def _save(fig, figures: Path, name: str) -> list[Path]:
     return paths
 
 
-FAMILIES = ("phase", "linear", "scratch", "finetune", "penalty", "relu", "spectra")
+FAMILIES = ("phase", "linear", "scratch", "finetune", "penalty", "relu", "spectra", "fair")
 
 
 def _draw_family(family: str, cfg: Config, sweeps: dict, forms: dict, figures: Path,
