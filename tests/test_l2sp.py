@@ -248,3 +248,37 @@ def test_weight_decayed_deeper_scratch_stays_at_the_origin():
                               seed=1, max_steps=20_000)
     assert r.converged.all()
     np.testing.assert_allclose(r.errors, 1.0, atol=1e-6)
+
+
+def test_fair_figures_iterate_over_the_registry():
+    """The fair phase diagrams draw one panel per registered pretrained method with a theory
+    (a method registered later appears without edits), and the best-method index is the argmax
+    of the transferabilities computed directly."""
+    pytest.importorskip("matplotlib")
+    import sympy as sp
+
+    from symtransfer import methods
+    from symtransfer.plots import fair
+
+    toy = methods.Method(name="source_only_fair", label="source only", latex=r"\mathrm{s}",
+                         description="predict with beta_hat_s",
+                         risk_expr=lambda **_: 2 - 2 * sp.cos(sp.Symbol("theta",
+                                                                        nonnegative=True)))
+    methods.register(toy)
+    try:
+        fig = fair.fair_phase_diagrams(sigma=0.3, gamma=np.linspace(0.1, 2, 12),
+                                       theta=np.linspace(0, 1.5, 9))
+        titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+        assert any("source only" in t for t in titles) and any("L2-SP" in t for t in titles)
+    finally:
+        methods.unregister("source_only_fair")
+    g, t = np.array([0.3, 0.9, 2.0]), np.array([0.2, 0.8, 1.3])
+    maps = fair.fair_maps(gamma=g, theta=t, sigma=0.3)
+    index, order = fair.best_method(maps)
+    direct = np.stack([np.zeros((3, 3))] + [
+        st.transferability(n, gamma=g[:, None], theta=t[None, :], sigma=0.3, baseline="fair")
+        for n in order[1:]])
+    np.testing.assert_array_equal(index, np.argmax(direct, axis=0))
+    assert order[index[1, 0]] == "l2sp" and order[index[1, 2]] == "scratch"
+    fig = fair.best_method_maps(sigma=0.3, gamma=g, theta=t)
+    assert len(fig.axes) == 2

@@ -165,13 +165,15 @@ class Method:
     #: quantity -> 'zero' or 'positive': its ``gamma_one`` value holds only where lam is zero
     #: (positive); elsewhere the expression is regular at gamma = 1 (absent: everywhere)
     gamma_one_lam: Mapping[str, str] = field(default_factory=dict)
+    #: the label with the penalty lam on (linear transfer's: ridge transfer)
+    lam_label: str = "ridge transfer"
 
     # ----------------------------------------------------------------- presentation
 
     def label_for(self, lam: float = 0.0) -> str:
         """The plain label, naming the ridge penalty where the method has one and it is on."""
         if self.uses_lam and lam and not self.reference:
-            return "ridge transfer (\u03bb = %g)" % lam
+            return "%s (\u03bb = %g)" % (self.lam_label, lam)
         return self.label
 
     # ----------------------------------------------------------------- analytic side

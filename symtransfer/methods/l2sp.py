@@ -91,7 +91,7 @@ def _specs() -> list[dict]:
 
 
 L2SP = Method(
-    name="l2sp", label="L2-SP", latex=r"\mathrm{L2\text{-}SP}",
+    name="l2sp", label="L2-SP", latex=r"\mathrm{L2\text{-}SP}", lam_label="L2-SP",
     description="ridge toward the pretrained vector, lam |beta - beta_hat_s|^2 (fair: at lam*)",
     color="C3", linestyle=":",
     risk_expr=_risk, variants={"tuned": _tuned}, extra={"lam_star": _lam_star},
