@@ -27,8 +27,14 @@ from pathlib import Path as _Path
 from typing import Any
 
 from .mc import ConvergenceError, SimulationResult, simulate
-from .theory import anomalous_transfer, optimal_penalty, phase_boundary, risk, transferability
-from .theory import optimal_lam
+from .theory import (
+    anomalous_transfer,
+    optimal_lam,
+    optimal_penalty,
+    phase_boundary,
+    risk,
+    transferability,
+)
 
 __version__ = "0.1.0"
 __all__ = ["risk", "transferability", "phase_boundary", "anomalous_transfer", "optimal_penalty",
