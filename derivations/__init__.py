@@ -9,6 +9,8 @@ that the expression symtransfer ships is the same expression:
 * :mod:`.phase` -- transferability and phase boundaries;
 * :mod:`.properties` -- monotonicity and sign properties;
 * :mod:`.ridge` -- ridge regression on the target and its optimal penalty (Marchenko-Pastur);
+* :mod:`.l2sp` -- L2-SP (ridge toward the pretrained vector), its optimal penalty, the fair
+  comparison, the depth-2 network version and weight-decayed scratch;
 * :mod:`.distances` -- dataset distances and the feature overlap;
 * :mod:`.penalty` -- pretraining with a penalty toward the initialization, and its best value;
 * :mod:`.spectra` -- risks with an input covariance (deterministic equivalents), reducing to
@@ -65,7 +67,7 @@ SIMPLIFY_MAX_OPS = 40
 REWRITE_MAX_OPS = 300
 
 MODULES = ("primitives", "scratch", "source", "linear", "finetune", "phase", "properties",
-           "ridge", "distances", "penalty", "spectra", "optimizers", "early_stopping", "lp_ft")
+           "ridge", "distances", "penalty", "spectra", "optimizers", "early_stopping", "lp_ft", "l2sp")
 
 
 @dataclass(frozen=True)

@@ -30,11 +30,18 @@ from pathlib import Path as _Path
 from typing import Any
 
 from .mc import ConvergenceError, SimulationResult, simulate
-from .theory import anomalous_transfer, optimal_penalty, phase_boundary, risk, transferability
+from .theory import (
+    anomalous_transfer,
+    optimal_lam,
+    optimal_penalty,
+    phase_boundary,
+    risk,
+    transferability,
+)
 
 __version__ = "0.1.0"
 __all__ = ["risk", "transferability", "phase_boundary", "anomalous_transfer", "optimal_penalty",
-           "simulate", "early_stopping", "early_stopping_theory",
+            "optimal_lam", "simulate", "early_stopping", "early_stopping_theory",
            "SimulationResult", "ConvergenceError", "expr", "check", "evaluate", "__version__"]
 
 

@@ -98,6 +98,19 @@ def risk_lp_ft_population_Ln(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, 
     return numpy.where(numpy.less(gamma, 1), _x2*(-2*numpy.sqrt(_x7)*abs(_x4) + _x7 + 1) + _x3, _x0/_x1)
 
 
+def risk_l2sp_population(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = gamma**(-1.0)
+    _x1 = sigma**2
+    _x2 = gamma - 1
+    _x3 = _x0*_x2 + lam
+    _x4 = numpy.sqrt(4*_x0*lam + _x3**2)
+    _x5 = _x4**(-1.0)
+    _x6 = numpy.where(numpy.greater_equal(_x3, 0), 2*lam/(_x3 + _x4), (1/2)*gamma*(-_x3 + _x4))
+    _x7 = 4*numpy.sin((1/2)*theta)**2
+    _x8 = -_x2
+    return numpy.where(numpy.greater(lam, 0), 2*_x0*_x1*_x5/(_x0 + _x4 + lam + 1) + _x5*_x6*_x7*(_x0*_x6 + lam), numpy.where(numpy.less(gamma, 1), _x1*gamma/_x8 + _x7*_x8, _x1/_x2))
+
+
 def risk_linear_finite(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
     _x0 = numpy.cos(theta)**2
     _x1 = numpy.less(gamma_s, 1)
@@ -230,6 +243,23 @@ def risk_lp_ft_finite_Ln(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, m
     return numpy.where(numpy.less(gamma, 1), _x2*(-2*numpy.sqrt(_x15)*abs(numpy.where(_x5, _x4*gamma_s, _x4)) + _x15*numpy.where(_x5, _x9, _x11) + 1) + _x3, _x0/_x1)
 
 
+def risk_l2sp_finite(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = gamma**(-1.0)
+    _x1 = sigma**2
+    _x2 = gamma - 1
+    _x3 = _x0*_x2 + lam
+    _x4 = numpy.sqrt(4*_x0*lam + _x3**2)
+    _x5 = _x4**(-1.0)
+    _x6 = numpy.cos(theta)
+    _x7 = numpy.less(gamma_s, 1)
+    _x8 = sigma_s**2
+    _x9 = gamma_s - 1
+    _x10 = -2*numpy.where(_x7, _x6*gamma_s, _x6) + numpy.where(_x7, -_x8*gamma_s/_x9 + gamma_s, _x8/_x9 + 1) + 1
+    _x11 = numpy.where(numpy.greater_equal(_x3, 0), 2*lam/(_x3 + _x4), (1/2)*gamma*(-_x3 + _x4))
+    _x12 = -_x2
+    return numpy.where(numpy.greater(lam, 0), 2*_x0*_x1*_x5/(_x0 + _x4 + lam + 1) + _x10*_x11*_x5*(_x0*_x11 + lam), numpy.where(numpy.less(gamma, 1), _x1*gamma/_x12 + _x10*_x12, _x1/_x2))
+
+
 def transfer_scratch(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
     return 0
 
@@ -302,6 +332,30 @@ def transfer_lp_ft_population_Ln(gamma, theta, sigma, lam, depth, gamma_s, sigma
     _x4 = _probed_root(depth, -_x3, _x1, gamma + gamma*sigma**2/_x1)
     _x5 = _x4**(depth - 2)*(_x3 + _x4)
     return numpy.where(numpy.less(gamma, 1), -_x0 - _x1*(-2*numpy.sqrt(_x5)*abs(_x2) + _x5 + 1), 0)
+
+
+def transfer_l2sp_population(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = numpy.sin((1/2)*theta)**2
+    _x1 = gamma**(-1.0)
+    _x2 = _x1*lam
+    _x3 = gamma - 1
+    _x4 = _x1*_x3
+    _x5 = _x4 + lam
+    _x6 = numpy.sqrt(4*_x2 + _x5**2)
+    _x7 = _x6**(-1.0)
+    _x8 = (_x5 + _x6)**(-1.0)
+    _x9 = 8*_x0*_x7*_x8*lam*(2*_x2*_x8 + lam)
+    _x10 = sigma**2
+    _x11 = 2*_x7
+    _x12 = _x1*_x10*_x11/(_x1 + _x6 + lam + 1)
+    _x13 = -_x3
+    _x14 = -_x10*gamma/_x13 + _x12 + _x3
+    _x15 = numpy.greater(lam, 0)
+    _x16 = numpy.less(gamma, 1)
+    _x17 = numpy.greater_equal(_x5, 0)
+    _x18 = -_x10/_x3 + _x12
+    _x19 = _x0*_x11*gamma*(-_x5 + _x6)*(-1/2*_x4 + (1/2)*_x6 + (1/2)*lam)
+    return numpy.where(numpy.logical_and(numpy.logical_and(_x15, _x16), _x17), -_x14 - _x9, numpy.where(numpy.logical_and(_x15, _x17), -_x18 - _x9, numpy.where(numpy.logical_and(_x15, _x16), -_x14 - _x19, numpy.where(_x15, -_x18 - _x19, numpy.where(_x16, -4*_x0*_x13 - _x3, 0)))))
 
 
 def transfer_linear_finite(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
@@ -455,6 +509,40 @@ def transfer_lp_ft_finite_Ln(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, 
     _x16 = _probed_root(depth, 1 - _x15, _x1, _x8/_x14)
     _x17 = _x16**_x10*(_x15 + _x16 - 1)
     return numpy.where(numpy.logical_and(_x13, numpy.less(gamma_s, 1)), -_x0 - _x1*(-numpy.sqrt(_x11)*_x12*gamma_s + _x11*_x6 + 1), numpy.where(_x13, -_x0 - _x1*(-_x12*numpy.sqrt(_x17) + _x14*_x17 + 1), 0))
+
+
+def transfer_l2sp_finite(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = 2*numpy.cos(theta)
+    _x1 = sigma_s**2
+    _x2 = gamma_s - 1
+    _x3 = -_x0*gamma_s - _x1*gamma_s/_x2 + gamma_s + 1
+    _x4 = gamma**(-1.0)
+    _x5 = _x4*lam
+    _x6 = gamma - 1
+    _x7 = _x4*_x6
+    _x8 = _x7 + lam
+    _x9 = numpy.sqrt(4*_x5 + _x8**2)
+    _x10 = _x9**(-1.0)
+    _x11 = _x10*_x3
+    _x12 = 2/(_x8 + _x9)
+    _x13 = _x12*lam*(_x12*_x5 + lam)
+    _x14 = _x11*_x13
+    _x15 = sigma**2
+    _x16 = 2*_x10*_x15*_x4/(_x4 + _x9 + lam + 1)
+    _x17 = -_x6
+    _x18 = -_x15*gamma/_x17 + _x16 + _x6
+    _x19 = numpy.greater(lam, 0)
+    _x20 = numpy.less(gamma, 1)
+    _x21 = numpy.less(gamma_s, 1)
+    _x22 = numpy.greater_equal(_x8, 0)
+    _x23 = -_x15/_x6 + _x16
+    _x24 = -_x0 + _x1/_x2 + 2
+    _x25 = _x10*_x24
+    _x26 = _x13*_x25
+    _x27 = (1/2)*gamma*(-_x8 + _x9)*(-1/2*_x7 + (1/2)*_x9 + (1/2)*lam)
+    _x28 = _x11*_x27
+    _x29 = _x25*_x27
+    return numpy.where(numpy.logical_and(numpy.logical_and(numpy.logical_and(_x19, _x20), _x21), _x22), -_x14 - _x18, numpy.where(numpy.logical_and(numpy.logical_and(_x19, _x21), _x22), -_x14 - _x23, numpy.where(numpy.logical_and(numpy.logical_and(_x19, _x20), _x22), -_x18 - _x26, numpy.where(numpy.logical_and(_x19, _x22), -_x23 - _x26, numpy.where(numpy.logical_and(numpy.logical_and(_x19, _x20), _x21), -_x18 - _x28, numpy.where(numpy.logical_and(_x19, _x21), -_x23 - _x28, numpy.where(numpy.logical_and(_x19, _x20), -_x18 - _x29, numpy.where(_x19, -_x23 - _x29, numpy.where(numpy.logical_and(_x20, _x21), -_x17*_x3 - _x6, numpy.where(_x20, -_x17*_x24 - _x6, 0))))))))))
 
 
 def boundary_linear_population(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
@@ -689,6 +777,23 @@ def optimal_penalty_finetune_paper(gamma, theta, sigma, lam, depth, gamma_s, sig
     return numpy.where(numpy.logical_and(_x0, numpy.less_equal(theta, (1/2)*numpy.pi)), 1 - numpy.cos(theta), numpy.where(_x0, 1, 0))
 
 
+def lam_star_l2sp_population(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = numpy.sin((1/2)*theta)**2
+    return numpy.where(numpy.equal(_x0, 0), numpy.inf, (1/4)*sigma**2/(_x0*gamma))
+
+
+def lam_star_l2sp_finite(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = numpy.less(gamma_s, 1)
+    _x1 = gamma_s - 1
+    _x2 = _x1**(-1.0)
+    _x3 = sigma_s**2
+    _x4 = numpy.cos(theta)
+    _x5 = 2*gamma_s
+    _x6 = 2*_x4
+    _x7 = sigma**2/gamma
+    return numpy.where(numpy.logical_and(numpy.logical_or.reduce((_x0,numpy.equal(_x2*(_x3 + _x4*(2 - _x5)), -2))), numpy.logical_or.reduce((numpy.greater_equal(gamma_s, 1),numpy.equal(_x2*gamma_s*(_x1*(1 - _x6) - _x3), -1)))), numpy.inf, numpy.where(_x0, _x7/(-_x4*_x5 + gamma_s + 1 - _x3*gamma_s/_x1), _x7/(_x2*_x3 - _x6 + 2)))
+
+
 def risk_scratch_ridge(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
     _x0 = gamma**(-1.0)
     _x1 = _x0*(gamma - 1) + lam
@@ -705,6 +810,47 @@ def risk_scratch_optimal_ridge(gamma, theta, sigma, lam, depth, gamma_s, sigma_s
     _x3 = _x2**2
     _x4 = 4*_x0
     return numpy.where(numpy.greater(_x1, 1), 2*_x0/(_x2*(numpy.sqrt(1 + _x4/_x3) + 1)), -1/2*_x0 - 1/2*gamma + (1/2)*numpy.sqrt(_x3 + _x4) + 1/2)
+
+
+def risk_l2sp_tuned_population(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = sigma**2
+    _x1 = numpy.sin((1/2)*theta)**2
+    _x2 = _x1*(gamma - 1)
+    _x3 = _x0 + 4*_x2
+    _x4 = _x3**2
+    _x5 = _x0*_x1
+    _x6 = 16*_x5
+    return numpy.where(numpy.greater(_x3, 0), 8*_x5/(_x3*(numpy.sqrt(1 + _x6/_x4) + 1)), -1/2*_x0 - 2*_x2 + (1/2)*numpy.sqrt(_x4 + _x6))
+
+
+def risk_l2sp_tuned_finite(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
+    _x0 = gamma_s - 1
+    _x1 = sigma_s**2
+    _x2 = _x1*gamma_s
+    _x3 = numpy.cos(theta)
+    _x4 = 2*gamma_s
+    _x5 = -_x3*_x4 + gamma_s + 1
+    _x6 = _x5 - _x2/_x0
+    _x7 = sigma**2
+    _x8 = gamma - 1
+    _x9 = _x6*_x8
+    _x10 = _x7 + _x9
+    _x11 = _x10**2
+    _x12 = 4*_x7
+    _x13 = _x12*_x6
+    _x14 = 2*_x7
+    _x15 = numpy.less(gamma_s, 1)
+    _x16 = _x0**(-1.0)
+    _x17 = _x0*_x7
+    _x18 = numpy.logical_or.reduce((_x15,numpy.greater(_x16*(_x17 + _x8*(_x1 + (1 - _x3)*(_x4 - 2))), 0)))
+    _x19 = numpy.logical_or.reduce((numpy.greater_equal(gamma_s, 1),numpy.greater(_x16*(_x17 - _x8*(-_x0*_x5 + _x2)), 0)))
+    _x20 = _x1*_x16 - 2*_x3 + 2
+    _x21 = _x20*_x8
+    _x22 = _x21 + _x7
+    _x23 = _x22**2
+    _x24 = _x12*_x20
+    _x25 = (1/2)*_x7
+    return numpy.where(numpy.logical_and(numpy.logical_and(_x15, _x18), _x19), _x14*_x6/(_x10*(numpy.sqrt(1 + _x13/_x11) + 1)), numpy.where(numpy.logical_and(_x18, _x19), _x14*_x20/(_x22*(numpy.sqrt(1 + _x24/_x23) + 1)), numpy.where(_x15, -_x25 - 1/2*_x9 + (1/2)*numpy.sqrt(_x11 + _x13), -1/2*_x21 - _x25 + (1/2)*numpy.sqrt(_x23 + _x24))))
 
 
 def risk_scratch_d(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):

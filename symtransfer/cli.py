@@ -86,10 +86,11 @@ def _add_parameters(parser: argparse.ArgumentParser, *, simulate: bool = False) 
     parser.add_argument("--form", choices=_forms(), default="exact",
                         help="fine-tuning form: exact (conservation laws, default) or the "
                              "paper's closed form")
-    parser.add_argument("--baseline", choices=("ridgeless", "optimal_ridge"),
+    parser.add_argument("--baseline", choices=("ridgeless", "optimal_ridge", "fair"),
                         default="ridgeless",
                         help="scratch learner: ridgeless min-norm/least squares (default) or "
-                             "ridge at its optimal penalty lam* = sigma^2/gamma")
+                             "ridge at its optimal penalty lam* = sigma^2/gamma; fair: tuned "
+                             "scratch against the tuned method (L2-SP at its lam*)")
 
 
 def _parser() -> argparse.ArgumentParser:

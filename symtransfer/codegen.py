@@ -79,7 +79,8 @@ def expression(quantity: str, method: str, *, form: str = "exact", source: str =
     method's :class:`symtransfer.methods.Method` builds it."""
     m = methods.get(method)
     if variant or finite_size or quantity in m.extra:
-        return m.expression(quantity, form=form, finite_size=finite_size, variant=variant)
+        return m.expression(quantity, form=form, source=source, finite_size=finite_size,
+                            variant=variant)
     L = depth if depth in (2, 3) else BY_NAME["depth"]
     expr = m.expression(quantity, form=form, source=source, L=L)
     return expr.doit() if depth in (2, 3) else expr

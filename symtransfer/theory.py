@@ -238,9 +238,15 @@ def _singular_masks(spec: _Spec, params: dict[str, Any]) -> list[tuple[Array, Ca
         masks.append((np.asarray(params["mu"] >= 1, dtype=bool), _collapsed))
     if spec.source == "finite":
         masks.append((_equals_one(params["gamma_s"]), _gamma_s_one))
-    # quantities singular at gamma = 1 (others: no gamma, or a Piecewise branch there)
-    if spec.quantity in spec.declared.gamma_one:
-        masks.append((_equals_one(params["gamma"]), _gamma_one))
+    # quantities singular at gamma = 1 (others: no gamma, or a Piecewise branch there); a
+    # variant (a tuned learner) is regular there, and gamma_one_lam limits the rule in lam
+    if spec.quantity in spec.declared.gamma_one and not spec.variant:
+        at_one = _equals_one(params["gamma"])
+        where = spec.declared.gamma_one_lam.get(spec.quantity)
+        if where is not None:
+            zero = np.asarray(params["lam"] == 0, dtype=bool)
+            at_one = at_one & (zero if where == "zero" else ~zero)
+        masks.append((at_one, _gamma_one))
     return masks
 
 
@@ -357,7 +363,12 @@ def _finite_size_limit(spec: _Spec, params: dict[str, Any], backend) -> Array:
     return out
 
 
-BASELINES = ("ridgeless", "optimal_ridge")
+#: 'ridgeless': plain scratch vs the method as given; 'optimal_ridge': tuned scratch (ridge at
+#: lam* = sigma^2/gamma) vs the method as given; 'fair': tuned scratch vs the tuned method (each
+#: method's own best hyperparameter: L2-SP at its lam*; a method without one as it is)
+BASELINES = ("ridgeless", "optimal_ridge", "fair")
+#: the baselines in which the learner chooses its own lam
+TUNED_BASELINES = ("optimal_ridge", "fair")
 
 
 def _prepare(method: str, *, gamma, theta, sigma, lam, depth, gamma_s, sigma_s, form, d,
@@ -366,7 +377,7 @@ def _prepare(method: str, *, gamma, theta, sigma, lam, depth, gamma_s, sigma_s, 
     m = methods.get(V.method_name(method))
     V.choice("form", form, V.FORMS)
     V.choice("baseline", baseline, BASELINES)
-    if baseline not in m.baselines:
+    if baseline not in m.baselines and baseline != "fair":
         reference = methods.reference().name
         raise ValueError(f"baseline selects the {reference} learner: it applies to "
                          f"method={reference!r} (and to transferability's reference), not to "
@@ -390,9 +401,9 @@ def _prepare(method: str, *, gamma, theta, sigma, lam, depth, gamma_s, sigma_s, 
             raise ValueError("lam is the ridge penalty of linear transfer (or of ridge "
                              f"regression for method='scratch'); method={method!r} takes "
                              "lam=0")
-        if baseline == "optimal_ridge" and ridge:
-            raise ValueError("baseline='optimal_ridge' chooses lam = sigma^2/gamma itself; "
-                             "give lam=0")
+        if baseline in TUNED_BASELINES and ridge:
+            raise ValueError(f"baseline={baseline!r} chooses lam itself (scratch: "
+                             "lam* = sigma^2/gamma; fair: each method its best); give lam=0")
         if m.reference and ridge and d is not None:
             raise ValueError(f"the finite-size expectation (d=...) of {method} is known for "
                              "lam=0 only")
@@ -647,8 +658,9 @@ def transferability(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth
         return _run("transfer", method, kwargs)
     reference = risk(scratch.name, gamma=gamma, sigma=sigma, d=d, precision=precision,
                      baseline=baseline)
+    own = "fair" if baseline == "fair" else "ridgeless"  # the method's tuned learner, or itself
     with np.errstate(invalid="ignore"):  # inf - inf at gamma = 1: replaced just below
-        T = np.subtract(reference, risk(method, **kwargs))
+        T = np.subtract(reference, risk(method, baseline=own, **kwargs))
     if m.reference and baseline == "ridgeless":
         # the same learner on both sides where lam = 0: T = 0 exactly, also at the peak
         zero = 0.0 if precision is None else _Mpmath(int(precision)).mpmath.mpf(0)
@@ -683,16 +695,20 @@ def _refine_differences(method: str, kwargs: dict[str, Any], T: Array) -> Array:
 
 def anomalous_transfer(method: str, *, gamma, theta, sigma=0.0, lam=0.0, depth: int = 2,
                        gamma_s=None, sigma_s=0.0, form: str = "exact", mu=0.0, spectrum=None,
-                       teacher="generic", source_spectrum=None):
+                       teacher="generic", source_spectrum=None, baseline: str = "optimal_ridge"):
     """Where transfer beats the unregularized baseline but not the optimally regularized one:
-    ``T_ridgeless > 0 >= T_optimal_ridge`` (the reviewers' "anomalous positive transfer", the
-    double-descent peak of the baseline near gamma = 1). Boolean array over the broadcast
-    parameters. ``spectrum``, ``teacher``, ``source_spectrum``: as in :func:`risk`."""
+    ``T_ridgeless > 0 >= T_baseline`` (the reviewers' "anomalous positive transfer", the
+    double-descent peak of the baseline near gamma = 1). ``baseline``: 'optimal_ridge' (the
+    method as given against tuned scratch) or 'fair' (the tuned method against tuned scratch;
+    then ``lam`` must be 0 and the ridgeless side uses the method at lam = 0). Boolean array
+    over the broadcast parameters. ``spectrum``, ``teacher``, ``source_spectrum``: as in
+    :func:`risk`."""
+    V.choice("baseline", baseline, TUNED_BASELINES)
     kwargs = dict(gamma=gamma, theta=theta, sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
                   sigma_s=sigma_s, form=form, mu=mu, spectrum=spectrum, teacher=teacher,
                   source_spectrum=source_spectrum)
     plain = np.asarray(transferability(method, **kwargs))
-    tuned = np.asarray(transferability(method, baseline="optimal_ridge", **kwargs))
+    tuned = np.asarray(transferability(method, baseline=baseline, **kwargs))
     return (plain > 0) & (tuned <= 0)
 
 
@@ -743,4 +759,27 @@ def optimal_penalty(*, gamma, theta, sigma=0.0, form: str = "exact",
             raise RuntimeError("internal error: optimal_penalty evaluated to NaN at valid "
                                f"input; please report (gamma={gamma}, theta={theta}, "
                                f"sigma={sigma}, form={form})")
+        return backend.finish(out)
+
+
+def optimal_lam(method: str, *, gamma, theta, sigma=0.0, gamma_s=None, sigma_s=0.0,
+                precision: int | None = None):
+    """The penalty lam* that minimizes the asymptotic risk of ``method`` (its ``lam_star``
+    quantity; registered: 'l2sp', ``lam* = sigma^2/(gamma |beta_t - beta_hat_s|^2)``, ``inf``
+    where beta_hat_s is the target teacher). ``risk(method, lam=optimal_lam(...))`` equals
+    ``risk(method, baseline='fair')``."""
+    m = methods.get(V.method_name(method))
+    if "lam_star" not in m.extra:
+        having = [x.name for x in methods.all_methods() if "lam_star" in x.extra]
+        raise ValueError(f"method must be one of {tuple(having)} for optimal_lam (a method with "
+                         f"a closed-form best penalty), got {method!r}")
+    spec, params, backend = _prepare(method, gamma=gamma, theta=theta, sigma=sigma, lam=0.0,
+                                     depth=2, gamma_s=gamma_s, sigma_s=sigma_s, form="exact",
+                                     d=None, precision=precision)
+    name = kernel_name("lam_star", method, source=spec.source)
+    with _precision_context(precision):
+        out = backend.call(name, params, _shape(params))
+        if _has_nan(out):
+            raise RuntimeError("internal error: optimal_lam evaluated to NaN at valid input; "
+                               f"please report (gamma={gamma}, theta={theta}, sigma={sigma})")
         return backend.finish(out)

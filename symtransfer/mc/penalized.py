@@ -57,16 +57,25 @@ class _Workspace:
         self.grads, self.grads_trial, self.trial, self.scratch = like(), like(), like(), like()
 
 
+def _loss_gradient(beta_hat: np.ndarray, beta: np.ndarray, problem) -> np.ndarray:
+    """Gradient in beta of the loss: ``beta_hat - beta`` (population, ``problem`` None) or
+    ``V (lam_i (V^T beta_hat - z*))`` for the sample loss ``(1/2n)|X beta_hat - y|^2``."""
+    if problem is None:
+        return beta_hat - beta
+    z = problem.to_coordinates(beta_hat)
+    return np.einsum("kdr,kr->kd", problem.basis, problem.curvature * (z - problem.target))
+
+
 def _gradient(weights: Weights, anchor: Weights, beta: np.ndarray, mu: float,
-              out: list[np.ndarray], scratch: list[np.ndarray]):
-    """Gradient of ``1/2 |beta_hat - beta|^2 + mu/2 |w - w_0|^2`` (layers written into ``out``),
-    the last layer's gradient, and the residual r = beta_hat - beta."""
+              out: list[np.ndarray], scratch: list[np.ndarray], problem=None):
+    """Gradient of ``loss + mu/2 |w - w_0|^2`` (layers written into ``out``), the last layer's
+    gradient, and the loss gradient r in beta (population loss: r = beta_hat - beta)."""
     layers, last = weights.layers, weights.last
     vs = [last]  # vs[j] = W_{L-j} ... W_L, built from the right
     for W in reversed(layers[1:]):
         vs.append(_matvec(W, vs[-1]))
     vs.reverse()  # vs[l] = W_{l+2} ... W_L (0-based layer l+1), vs[-1] = W_L
-    r = _matvec(layers[0], vs[0]) - beta
+    r = _loss_gradient(_matvec(layers[0], vs[0]), beta, problem)
     p = r
     for l, W in enumerate(layers):
         np.subtract(W, anchor.layers[l], out=scratch[l])
@@ -79,11 +88,12 @@ def _gradient(weights: Weights, anchor: Weights, beta: np.ndarray, mu: float,
 
 
 def _step_size(norms: list[np.ndarray], r: np.ndarray, grad_norm2: np.ndarray, mu: float,
-               max_relative_step: float) -> np.ndarray:
-    """1/H with H the Hessian bound of the module docstring, capped at max_relative_step."""
+               max_relative_step: float, top: np.ndarray | float = 1.0) -> np.ndarray:
+    """1/H with H the Hessian bound of the module docstring (the Gauss-Newton part times the
+    loss's largest curvature ``top``: 1 for the population loss), capped at max_relative_step."""
     L = len(norms)
     biggest = np.sqrt(np.max(norms, axis=0))
-    H = _curvature_bound(norms) + mu + (L - 1) * np.sqrt(_sq(r)) * biggest ** (L - 2)
+    H = top * _curvature_bound(norms) + mu + (L - 1) * np.sqrt(_sq(r)) * biggest ** (L - 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         cap = max_relative_step * np.sqrt(sum(norms) / grad_norm2)
     return np.fmin(1.0 / H, cap)
@@ -101,14 +111,19 @@ def _trial(weights: Weights, grads, grad_last, eta: np.ndarray,
 def train_penalized(init: Weights, beta: np.ndarray, mu: float, *, tol: float = 1e-6,
                     max_steps: int = 100_000, max_relative_step: float = 0.05,
                     progress: bool | None = None,
-                    label: str = "pretrain (penalized)") -> tuple[Weights, TrainStats]:
-    """Gradient flow on ``1/2 |beta_hat - beta|^2 + mu/2 |w - init|^2`` from ``init``.
+                    label: str = "pretrain (penalized)", problem=None,
+                    anchor: Weights | None = None) -> tuple[Weights, TrainStats]:
+    """Gradient flow on ``1/2 |beta_hat - beta|^2 + mu/2 |w - anchor|^2`` from ``init``.
 
-    ``beta`` (d,) is the source teacher. Returns the final weights and per-instance
-    diagnostics; ``error`` holds the relative stationarity ``|grad|/|w|`` and ``converged``
-    whether it reached ``tol`` within ``max_steps`` (never a silent number otherwise).
+    ``beta`` (d,) is the source teacher. With ``problem`` (a :class:`~symtransfer.mc.data.Problem`
+    of sample data) the loss is instead its empirical loss ``(1/2n)|X beta_hat - y|^2`` (``beta``
+    unused): L2-SP fine-tuning when ``init`` is the pretrained network. ``anchor`` defaults to
+    ``init``. Returns the final weights and per-instance diagnostics; ``error`` holds the
+    relative stationarity ``|grad|/|w|`` and ``converged`` whether it reached ``tol`` within
+    ``max_steps`` (never a silent number otherwise).
     """
-    anchor = Weights([W.copy() for W in init.layers], init.last.copy())
+    anchor = Weights([W.copy() for W in (anchor or init).layers], (anchor or init).last.copy())
+    top = 1.0 if problem is None else problem.curvature.max(axis=1)
     w = Weights([W.copy() for W in init.layers], init.last.copy())
     space = _Workspace(w)
     K = w.last.shape[0]
@@ -117,17 +132,18 @@ def train_penalized(init: Weights, beta: np.ndarray, mu: float, *, tol: float = 
     bar = _progress_bar(progress, tol, label)
     try:
         for step in range(max_steps + 1):
-            grads, grad_last, r = _gradient(w, anchor, beta, mu, space.grads, space.scratch)
+            grads, grad_last, r = _gradient(w, anchor, beta, mu, space.grads, space.scratch,
+                                            problem)
             g2 = _flat_norm2(grads, grad_last)
             norms = [np.einsum("kij,kij->k", W, W) for W in w.layers] + [_sq(w.last)]
             error = np.sqrt(g2 / sum(norms))
             active &= np.isfinite(error) & (error > tol)
             if not active.any() or step == max_steps:
                 break
-            eta = np.where(active, _step_size(norms, r, g2, mu, max_relative_step), 0.0)
+            eta = np.where(active, _step_size(norms, r, g2, mu, max_relative_step, top), 0.0)
             trial = _trial(w, grads, grad_last, eta, space.trial)
             grads2, grad_last2, _ = _gradient(trial, anchor, beta, mu, space.grads_trial,
-                                              space.scratch)
+                                              space.scratch, problem)
             half = eta / 2  # Heun: w <- w - eta/2 (g(w) + g(w - eta g(w)))
             for W, G, G2 in zip(w.layers, grads, grads2):
                 G *= half[:, None, None]
@@ -141,6 +157,8 @@ def train_penalized(init: Weights, beta: np.ndarray, mu: float, *, tol: float = 
         if bar is not None:
             bar.close()
     converged = np.isfinite(error) & (error <= tol)
-    loss = 0.5 * _sq(r) + 0.5 * mu * _flat_norm2(
+    fit = 0.5 * _sq(r) if problem is None else problem.loss(problem.to_coordinates(
+        w.end_to_end()))
+    loss = fit + 0.5 * mu * _flat_norm2(
         [W - A for W, A in zip(w.layers, anchor.layers)], w.last - anchor.last)
     return w, TrainStats(steps, error, loss, converged)

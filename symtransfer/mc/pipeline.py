@@ -174,10 +174,12 @@ def _validate(method: str, kw: dict[str, Any]) -> dict[str, Any]:
     if not m.uses_lam and kw["lam"] != 0:
         raise ValueError("lam is the ridge penalty of linear transfer (or of ridge regression "
                          f"for method='scratch'); method={method!r} takes lam=0")
-    V.choice("baseline", kw["baseline"], ("ridgeless", "optimal_ridge"))
-    if kw["baseline"] not in m.baselines or (kw["baseline"] != "ridgeless" and kw["lam"] != 0):
+    V.choice("baseline", kw["baseline"], ("ridgeless", "optimal_ridge", "fair"))
+    if (kw["baseline"] not in m.baselines and kw["baseline"] != "fair") or (
+            kw["baseline"] != "ridgeless" and kw["lam"] != 0):
         raise ValueError("baseline='optimal_ridge' is a scratch learner that chooses lam "
-                         "itself: use it with method='scratch' and lam=0")
+                         "itself: use it with method='scratch' and lam=0 ('fair': any method's "
+                         "tuned learner, lam=0)")
     V.pretrain_penalty(method, V.real("mu", kw["mu"], lower=0), kw["gamma_s"])
     if kw["gamma_s"] is None and kw["sigma_s"] != 0:
         raise ValueError("sigma_s needs gamma_s (gamma_s=None is population pretraining)")

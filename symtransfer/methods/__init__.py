@@ -2,7 +2,7 @@
 
 >>> from symtransfer import methods
 >>> methods.names()
-('scratch', 'linear', 'finetune', 'lp_ft')
+('scratch', 'linear', 'finetune', 'lp_ft', 'l2sp')
 >>> methods.get("finetune").label
 'fine-tuning'
 
@@ -23,6 +23,7 @@ from .base import (
     depth_variant,
 )
 from .finetune import FINETUNE
+from .l2sp import L2SP
 from .linear import LINEAR
 from .lp_ft import LP_FT
 from .registry import (
@@ -39,11 +40,11 @@ from .registry import (
 )
 from .scratch import SCRATCH
 
-for _method in (SCRATCH, LINEAR, FINETUNE, LP_FT):
+for _method in (SCRATCH, LINEAR, FINETUNE, LP_FT, L2SP):
     register(_method)
 del _method
 
 __all__ = ["Method", "FiniteSize", "Context", "Outcome", "METHODS", "register", "unregister",
            "get", "names", "all_methods", "reference", "pretrained", "with_boundary",
            "unknown_method", "default_kernel_name", "depth_variant", "QUANTITIES", "SOURCES",
-           "SCRATCH", "LINEAR", "FINETUNE", "LP_FT"]
+           "SCRATCH", "LINEAR", "FINETUNE", "LP_FT", "L2SP"]

@@ -161,13 +161,20 @@ class Method:
     agreement: Callable[[dict, int], tuple] | None = None
     kernel_names: Callable[..., str] | None = None
     specs: Callable[[], list[dict]] | None = None
+    #: variant and extra builders take ``source=`` (their kernels come per source)
+    variant_sources: bool = False
+    #: quantity -> 'zero' or 'positive': its ``gamma_one`` value holds only where lam is zero
+    #: (positive); elsewhere the expression is regular at gamma = 1 (absent: everywhere)
+    gamma_one_lam: Mapping[str, str] = field(default_factory=dict)
+    #: the label with the penalty lam on (linear transfer's: ridge transfer)
+    lam_label: str = "ridge transfer"
 
     # ----------------------------------------------------------------- presentation
 
     def label_for(self, lam: float = 0.0) -> str:
         """The plain label, naming the ridge penalty where the method has one and it is on."""
         if self.uses_lam and lam and not self.reference:
-            return "ridge transfer (\u03bb = %g)" % lam
+            return "%s (\u03bb = %g)" % (self.lam_label, lam)
         return self.label
 
     # ----------------------------------------------------------------- analytic side
@@ -211,15 +218,16 @@ class Method:
                    L: Any = None, finite_size: bool = False, variant: str = "") -> Any:
         """The sympy expression of ``quantity`` ('risk', 'transfer' or 'transferability',
         'boundary', an ``extra``); ``L`` an integer or the depth symbol (default)."""
+        by_source = {"source": source} if self.variant_sources else {}
         if variant:
-            return self.variants[variant]()
+            return self.variants[variant](**by_source)
         if finite_size:
             if self.finite_size is None or quantity != "risk":
                 raise ValueError(f"no finite-size expression of the {quantity} of "
                                  f"{self.name!r}")
             return self.finite_size.expr()
         if quantity in self.extra:
-            return self.extra[quantity](form)
+            return self.extra[quantity](form, **by_source)
         if L is None:
             from ..symbols import depth as L
         if quantity == "risk":

@@ -50,11 +50,12 @@ def _finite_limit(n, d, params: dict, noisy: np.ndarray, out: np.ndarray) -> Non
 
 
 def _variant(baseline: str, ridge: bool) -> str:
-    return "optimal_ridge" if baseline == "optimal_ridge" else ("ridge" if ridge else "")
+    tuned = baseline in ("optimal_ridge", "fair")  # 'fair': the tuned learner on both sides
+    return "optimal_ridge" if tuned else ("ridge" if ridge else "")
 
 
 def _closed_form(params: dict) -> bool:
-    return params["lam"] > 0 or params["baseline"] == "optimal_ridge"
+    return params["lam"] > 0 or params["baseline"] in ("optimal_ridge", "fair")
 
 
 def _step(ctx: Context) -> Outcome:
@@ -65,7 +66,8 @@ def _step(ctx: Context) -> Outcome:
     if _closed_form(p):
         from ..mc.pipeline import ridge_regression
 
-        penalty = p["sigma"] ** 2 / p["gamma"] if p["baseline"] == "optimal_ridge" else p["lam"]
+        tuned = p["baseline"] in ("optimal_ridge", "fair")
+        penalty = p["sigma"] ** 2 / p["gamma"] if tuned else p["lam"]
         return Outcome(ridge_regression(ctx.problem, penalty), np.ones(K, dtype=bool),
                        {"ridge": {"lam": np.full(K, penalty)}})
     from ..mc.network import Trainable, small_init

@@ -29,7 +29,9 @@ form), :mod:`.baselines` (distances, both baselines), :mod:`.penalty`, :mod:`.me
   the mean-field theory and the oracle and validation-split stops;
   :func:`early_stopping_theory_curves` the theory alone (and the stopped risk against sigma);
 * :func:`penalty_transfer` -- fine-tuning T against the pretraining penalty mu (rich to lazy),
-  the best mu* and the transfer it buys, with Monte-Carlo points.
+  the best mu* and the transfer it buys, with Monte-Carlo points;
+* :func:`fair_phase_diagrams`, :func:`best_method_maps` -- every method's T against the fair
+  baseline (tuned scratch vs the tuned method), and the best method at each (theta, gamma).
 
 Monte-Carlo values are means over instances with their standard error (error bars: +- 1 sem);
 a grid point that was not run, or where some instance did not converge, is NaN and is shown as
@@ -57,6 +59,7 @@ from .baselines import (  # noqa: F401
     distance_vs_transfer,
     phase_diagram_baselines,
 )
+from .fair import best_method_maps, fair_phase_diagrams  # noqa: F401
 from .finetune import finetune_forms, form_runs  # noqa: F401
 from .linear import ridge_curve  # noqa: F401
 from .lp_ft import lp_ft_vs_finetune  # noqa: F401
@@ -73,4 +76,4 @@ from .stopping import (  # noqa: F401
 )
 from .trajectory import risk_trajectories, trajectory_runs  # noqa: F401
 
-__all__ = ['DIVERGING', 'HALF_PI', 'METHODS_LABEL', 'METHOD_NAMES', 'NAN_HATCH', 'PARAM_SYMBOLS', 'mc_transferability', 'phase_diagram', 'transfer_slices', 'double_descent', 'ridge_curve', 'finetune_forms', 'form_runs', 'DISTANCE_LABELS', 'distance_transfer_table', 'distance_vs_transfer', 'phase_diagram_baselines', 'penalty_transfer', 'spectrum_phase_diagrams', 'finetune_boundary_vs_noise', 'risk_trajectories', 'trajectory_runs', 'step_size_effects', 'step_size_runs', 'method_risks', 'early_stopping_curves', 'early_stopping_theory_curves', 'stopping_runs', 'lp_ft_vs_finetune']
+__all__ = ['DIVERGING', 'HALF_PI', 'METHODS_LABEL', 'METHOD_NAMES', 'NAN_HATCH', 'PARAM_SYMBOLS', 'mc_transferability', 'phase_diagram', 'transfer_slices', 'double_descent', 'ridge_curve', 'finetune_forms', 'form_runs', 'DISTANCE_LABELS', 'distance_transfer_table', 'distance_vs_transfer', 'phase_diagram_baselines', 'penalty_transfer', 'spectrum_phase_diagrams', 'finetune_boundary_vs_noise', 'risk_trajectories', 'trajectory_runs', 'step_size_effects', 'step_size_runs', 'method_risks', 'early_stopping_curves', 'early_stopping_theory_curves', 'stopping_runs', 'lp_ft_vs_finetune', 'fair_phase_diagrams', 'best_method_maps']

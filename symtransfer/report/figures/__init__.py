@@ -1,6 +1,6 @@
 """Every figure family of the report, one module each, with captions that say what the
 figure shows: :mod:`.phase`, :mod:`.scratch`, :mod:`.linear`, :mod:`.finetune`,
-:mod:`.lp_ft`, :mod:`.penalty`, :mod:`.relu`, :mod:`.spectra`, :mod:`.stopping`. Each module's ``draw(cfg, sweeps, forms, figures, log)``
+:mod:`.lp_ft`, :mod:`.penalty`, :mod:`.relu`, :mod:`.spectra`, :mod:`.stopping`, :mod:`.fair`. Each module's ``draw(cfg, sweeps, forms, figures, log)``
 draws its family, saves PNG and PDF and returns ``[(name, title, caption)]``.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ def _save(fig, figures: Path, name: str) -> list[Path]:
 
 
 FAMILIES = ("phase", "linear", "scratch", "finetune", "lp_ft", "penalty", "relu", "spectra",
-            "stopping")
+            "stopping", "fair")
 
 
 def _draw_family(family: str, cfg: Config, sweeps: dict, forms: dict, figures: Path,
