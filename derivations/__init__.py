@@ -61,7 +61,7 @@ SIMPLIFY_MAX_OPS = 40
 REWRITE_MAX_OPS = 300
 
 MODULES = ("primitives", "scratch", "source", "linear", "finetune", "phase", "properties",
-           "ridge", "distances", "penalty", "spectra", "optimizers")
+           "ridge", "distances", "penalty", "spectra", "spectra_source", "optimizers")
 
 
 @dataclass(frozen=True)

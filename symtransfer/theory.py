@@ -511,38 +511,45 @@ def _has_nan(out: Array) -> bool:
     return bool(np.isnan(out).any())
 
 
-def _anisotropic(quantity: str, method: str, spectrum, kwargs: dict[str, Any]):
+def _anisotropic(quantity: str, method: str, spectrum, kwargs: dict[str, Any],
+                 source_spectrum=None):
     """risk/transferability with an input covariance spectrum (symtransfer.anisotropic):
-    generic or aligned teachers, population pretraining, float64 (so far)."""
+    generic or aligned teachers, population or finite source (with its own spectrum)."""
     from . import anisotropic
+    from .spectra import Discrete
 
-    unsupported = {"gamma_s": None, "mu": 0.0, "d": None, "precision": None, "sigma_s": 0.0}
+    if spectrum is None:  # isotropic target inputs, a finite source with its own spectrum
+        spectrum = Discrete([1.0])
+    unsupported = {"mu": 0.0, "d": None, "precision": None}
     for name, default in unsupported.items():
         value = kwargs.get(name, default)
         if not (value is default or value == default):
             raise ValueError(f"{name} is not supported together with spectrum= yet (population "
                              f"pretraining, float64); got {name}={value!r}")
     V.choice("baseline", kwargs.get("baseline", "ridgeless"), BASELINES)
+    source = {"gamma_s": kwargs.get("gamma_s"), "sigma_s": kwargs.get("sigma_s", 0.0),
+              "source_spectrum": source_spectrum}
     if quantity == "boundary":
         return anisotropic.phase_boundary(method, spectrum, gamma=kwargs["gamma"],
                                           sigma=kwargs["sigma"], lam=kwargs["lam"],
                                           depth=kwargs["depth"], form=kwargs["form"],
-                                          teacher=kwargs["teacher"])
+                                          teacher=kwargs["teacher"], **source)
     fn = anisotropic.risk if quantity == "risk" else anisotropic.transferability
     return fn(method, spectrum, gamma=kwargs["gamma"], theta=kwargs["theta"],
               sigma=kwargs["sigma"], lam=kwargs["lam"], depth=kwargs["depth"],
               form=kwargs["form"], teacher=kwargs["teacher"],
-              baseline=kwargs.get("baseline", "ridgeless"))
+              baseline=kwargs.get("baseline", "ridgeless"), **source)
 
 
 def _covariance_options(spectrum, source_spectrum, teacher, kwargs: dict[str, Any]) -> bool:
     """Validate ``spectrum``, ``source_spectrum`` and ``teacher``; True when the anisotropic
-    theory is needed (a target spectrum is given).
+    theory is needed (a target spectrum, or a finite source with its own spectrum).
 
     A source spectrum (covariate shift) changes nothing under population pretraining: gradient
     flow reaches beta_s with balanced rank-1 weights for any full-rank source covariance, so
-    the risks are those without it. It is refused where it would matter (finite source,
-    penalized pretraining), whose theory is not available."""
+    the risks are those without it. With a finite source it matters
+    (:mod:`symtransfer.anisotropic_source`); with penalized pretraining it is refused (no
+    theory)."""
     from .spectra import Spectrum
     from .teachers import Generic, profile
 
@@ -555,13 +562,12 @@ def _covariance_options(spectrum, source_spectrum, teacher, kwargs: dict[str, An
         raise ValueError(f"teacher={prof!r} needs spectrum= (with x ~ N(0, I) every unit "
                          "teacher is generic)")
     if source_spectrum is not None:
-        if kwargs.get("gamma_s") is not None:
-            raise ValueError("source_spectrum with a finite source (gamma_s) has no theory yet "
-                             "(symtransfer.simulate supports it); give gamma_s=None")
         if np.any(np.asarray(kwargs.get("mu", 0.0), dtype=object) != 0):
             raise ValueError("source_spectrum with penalized pretraining (mu > 0) has no theory "
                              "yet; give mu=0")
-    return spectrum is not None
+    # a finite source with its own spectrum matters also for isotropic target inputs
+    return spectrum is not None or (source_spectrum is not None
+                                    and kwargs.get("gamma_s") is not None)
 
 
 def risk(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
@@ -600,8 +606,8 @@ def risk(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
         pretrained vector to ``(1 - mu) beta_s``; ``mu >= 1`` learns nothing (fine-tuning is
         then scratch training). Population pretraining and depth 2 only.
     spectrum : None (x ~ N(0, I), default) or a :mod:`symtransfer.spectra` spectrum of the
-        input covariance Sigma: the risk is then in the Sigma-norm, for generic teachers and
-        population pretraining (:mod:`symtransfer.anisotropic`; float64 only so far). With
+        input covariance Sigma: the risk is then in the Sigma-norm, for population or
+        finite-source pretraining (:mod:`symtransfer.anisotropic`). With
         ``baseline='optimal_ridge'``: lam* = sigma^2/gamma for generic teachers (the Bayes
         ridge, for any Sigma), a numeric minimization for aligned ones
         (:func:`symtransfer.anisotropic.optimal_ridge`).
@@ -609,9 +615,11 @@ def risk(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
         eigenvectors) or a :mod:`symtransfer.teachers` profile, e.g. ``Aligned(power)`` (energy
         per eigendirection proportional to eigenvalue**power); needs ``spectrum``.
     source_spectrum : None or the source inputs' spectrum (covariate shift, same eigenvectors
-        as the target's). With population pretraining it leaves every risk unchanged
-        (gradient flow reaches beta_s for any full-rank source covariance); with a finite
-        source or ``mu > 0`` it raises (no theory yet; :func:`simulate` supports it).
+        as the target's, paired largest with largest). With population pretraining it leaves
+        every risk unchanged (gradient flow reaches beta_s for any full-rank source
+        covariance); with a finite source (``gamma_s``) it enters through the pretrained
+        vector's deterministic equivalents (:mod:`symtransfer.anisotropic_source`); with
+        ``mu > 0`` it raises (no theory).
 
     Returns a float (or array) in float64; an mpmath number (or object array) with precision.
     Singular points (gamma = 1, gamma_s = 1) return their limits, ``inf`` where the risk
@@ -620,7 +628,8 @@ def risk(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
     kwargs = dict(gamma=gamma, theta=theta, sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
                   sigma_s=sigma_s, form=form, d=d, precision=precision, baseline=baseline, mu=mu)
     if _covariance_options(spectrum, source_spectrum, teacher, kwargs):
-        return _anisotropic("risk", method, spectrum, dict(kwargs, teacher=teacher))
+        return _anisotropic("risk", method, spectrum, dict(kwargs, teacher=teacher),
+                            source_spectrum)
     return _run("risk", method, kwargs)
 
 
@@ -639,7 +648,7 @@ def transferability(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth
                   sigma_s=sigma_s, form=form, d=d, precision=precision, mu=mu)
     if _covariance_options(spectrum, source_spectrum, teacher, kwargs):
         return _anisotropic("transferability", method, spectrum,
-                            dict(kwargs, baseline=baseline, teacher=teacher))
+                            dict(kwargs, baseline=baseline, teacher=teacher), source_spectrum)
     m, scratch = methods.get(V.method_name(method)), methods.reference()
     if d is None and baseline == "ridgeless" and not m.reference:
         return _run("transfer", method, kwargs)
@@ -712,7 +721,8 @@ def phase_boundary(method: str, *, gamma, sigma=0.0, lam=0.0, depth: int = 2, ga
     options = dict(gamma=gamma, sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
                    sigma_s=sigma_s, form=form, precision=precision, mu=mu)
     if _covariance_options(spectrum, source_spectrum, teacher, options):
-        return _anisotropic("boundary", method, spectrum, dict(options, teacher=teacher))
+        return _anisotropic("boundary", method, spectrum, dict(options, teacher=teacher),
+                            source_spectrum)
     return _run("boundary", method, dict(gamma=gamma, theta=0.0,
                                          sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
                                          sigma_s=sigma_s, form=form, d=None, precision=precision,
