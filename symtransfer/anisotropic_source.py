@@ -422,3 +422,120 @@ def mp_kappa(ev: np.ndarray, w: np.ndarray, gamma, lam=0):
         for _ in range(4):
             k -= F(k) / dF(k)
     return +k
+
+
+_GUARD = 10  # extra digits of the mpmath evaluation, rounded off at the end
+
+
+def evaluate_mp(quantity: str, method: str, spectrum: Spectrum, params: dict, *, depth: int,
+                form: str, teacher, source_spectrum: Spectrum | None, finite: bool,
+                baseline: str, digits: int) -> np.ndarray:
+    """risk / transferability / boundary at ``digits`` significant digits (mpmath), for
+    scratch, linear/ridge transfer and fine-tuning, population (``finite=False``) or finite
+    source: the same formula functions as the float64 path, on mpf atoms and parameters
+    (``params``: object arrays of mpf from :func:`symtransfer.validation.theory_parameters`).
+    kappa of target and source from :func:`mp_kappa` on the coupled atoms (exact weights), the
+    teachers' density and PositiveRoot at the working precision. Returns an object array."""
+    import mpmath
+
+    from .teachers import Generic, profile
+
+    if baseline == "optimal_ridge" and not isinstance(profile(teacher), Generic):
+        raise ValueError("precision with baseline='optimal_ridge' and an aligned teacher is not "
+                         "available (lam* is a numeric float64 search); give precision=None")
+    names = ("gamma", "theta", "sigma", "lam", "sigma_s") + (("gamma_s",) if finite else ())
+    arrays = np.broadcast_arrays(*(np.asarray(params[k], dtype=object) for k in names))
+    out = np.empty(arrays[0].shape, dtype=object)
+    cp = coupling(spectrum, source_spectrum)
+    with mpmath.workdps(digits + _GUARD):
+        atoms = mp_atoms(cp, teacher)
+        ops = mp_ops(atoms["w"])
+        for index in np.ndindex(out.shape):
+            point = {k: mpmath.mpf(a[index]) for k, a in zip(names, arrays)}
+            out[index] = _mp_point(quantity, method, atoms, ops, point, depth, form, finite,
+                                   baseline)
+    with mpmath.workdps(digits):
+        for index in np.ndindex(out.shape):
+            out[index] = +out[index]
+    return out
+
+
+def _mp_scratch(atoms, ops, g, s, la):
+    """Scratch (min-norm / least squares / ridge) risk at one point, mpmath."""
+    import mpmath
+
+    lt, rho = atoms["lt"], atoms["rho"]
+    k = mp_kappa(lt, atoms["w"], g, la)
+    r = lt / (lt + k)
+    a = ops.E(r * r) / g
+    b1 = ops.E(rho * lt * (k / (lt + k)) ** 2) / (1 - a) if k > 0 else mpmath.mpf(0)
+    if s == 0:
+        return b1
+    return b1 + s ** 2 * (a / (1 - a) if a < 1 else mpmath.inf)
+
+
+def _mp_forms(atoms, ops, point, finite: bool):
+    """(Q, O1) of the pretrained vector at one point, or None where |beta_hat_s| = inf."""
+    if not finite:
+        return source_forms(ops, "population", atoms["ls"], atoms["rho"], None, None, None)
+    gs, ss = point["gamma_s"], point["sigma_s"]
+    if gs < 1:
+        ks = mp_kappa(atoms["ls"], atoms["w"], gs)
+        return source_forms(ops, "min_norm", atoms["ls"], atoms["rho"], ks, gs, ss)
+    if gs > 1 or ss == 0:
+        return source_forms(ops, "least_squares", atoms["ls"], atoms["rho"], None, gs, ss)
+    return None
+
+
+def _mp_point(quantity, method, atoms, ops, point, depth, form, finite, baseline):
+    import mpmath
+
+    g, th, s, la = point["gamma"], point["theta"], point["sigma"], point["lam"]
+    cos_t = mpmath.cos(th)
+    lt, rho = atoms["lt"], atoms["rho"]
+    if method == "scratch":
+        if baseline == "optimal_ridge":
+            return _mp_scratch(atoms, ops, g, s, s ** 2 / g)
+        risk = _mp_scratch(atoms, ops, g, s, la)
+        if quantity == "transfer":
+            base = _mp_scratch(atoms, ops, g, s, mpmath.mpf(0))
+            return mpmath.mpf(0) if la == 0 else base - risk
+        return risk
+    base = None
+    if quantity != "risk":
+        lam_star = s ** 2 / g if baseline == "optimal_ridge" else mpmath.mpf(0)
+        base = _mp_scratch(atoms, ops, g, s, lam_star)
+    forms = _mp_forms(atoms, ops, point, finite)
+    if method == "linear":
+        if forms is None:
+            m, K = ops.E(rho * lt), mpmath.mpf(0)
+        else:
+            lp = linear_parts(ops, *forms, lt, rho, la, depth)
+            m, K = lp["m"], lp["K"]
+        if quantity == "boundary":
+            if K == 0:
+                return mpmath.nan
+            x = (m - base) / K
+            return mpmath.acos(mpmath.sqrt(x)) if 0 <= x <= 1 else mpmath.nan
+        risk = m - cos_t ** 2 * K
+        return risk if quantity == "risk" else base - risk
+    # fine-tuning
+    if g >= 1:
+        if quantity == "boundary":
+            return mpmath.nan
+        risk = mpmath.mpf(0) if s == 0 else (s ** 2 / (g - 1) if g > 1 else mpmath.inf)
+        if quantity == "transfer" and baseline == "ridgeless":
+            return mpmath.mpf(0)  # the same learner on both sides
+        return risk if quantity == "risk" else base - risk
+    if forms is None:  # gamma_s = 1 with source noise
+        return {"risk": mpmath.inf, "boundary": mpmath.nan}.get(quantity, -mpmath.inf)
+    k = mp_kappa(lt, atoms["w"], g)
+    tf = target_forms(ops, lt, rho, k, g, s)
+    fp = finetune_parts(ops, *forms, tf, rho, depth, form)
+    if quantity == "boundary":
+        x = fp["c"] * fp["QDb"] / (2 * fp["ODb"])
+        return mpmath.acos(x) if 0 <= x <= 1 else mpmath.nan
+    if quantity == "transfer" and baseline == "ridgeless":
+        return fp["c"] * (2 * cos_t * fp["ODb"] - fp["c"] * fp["QDb"])  # no cancellation
+    risk = finetune_risk(fp, cos_t)
+    return risk if quantity == "risk" else base - risk

@@ -520,13 +520,15 @@ def _anisotropic(quantity: str, method: str, spectrum, kwargs: dict[str, Any],
 
     if spectrum is None:  # isotropic target inputs, a finite source with its own spectrum
         spectrum = Discrete([1.0])
-    unsupported = {"mu": 0.0, "d": None, "precision": None}
-    for name, default in unsupported.items():
-        value = kwargs.get(name, default)
-        if not (value is default or value == default):
-            raise ValueError(f"{name} is not supported together with spectrum= yet (population "
-                             f"pretraining, float64); got {name}={value!r}")
+    mu = kwargs.get("mu", 0.0)
+    if not (mu is None or np.all(np.asarray(mu, dtype=object) == 0)):
+        raise ValueError(f"mu is not supported together with spectrum= (penalized pretraining "
+                         f"has no anisotropic theory); got mu={mu!r}")
     V.choice("baseline", kwargs.get("baseline", "ridgeless"), BASELINES)
+    if kwargs.get("d") is not None:
+        return _anisotropic_finite_size(quantity, method, kwargs)
+    if kwargs.get("precision") is not None:
+        return _anisotropic_mpmath(quantity, method, spectrum, kwargs, source_spectrum)
     source = {"gamma_s": kwargs.get("gamma_s"), "sigma_s": kwargs.get("sigma_s", 0.0),
               "source_spectrum": source_spectrum}
     if quantity == "boundary":
@@ -539,6 +541,69 @@ def _anisotropic(quantity: str, method: str, spectrum, kwargs: dict[str, Any],
               sigma=kwargs["sigma"], lam=kwargs["lam"], depth=kwargs["depth"],
               form=kwargs["form"], teacher=kwargs["teacher"],
               baseline=kwargs.get("baseline", "ridgeless"), **source)
+
+
+def _anisotropic_mpmath(quantity: str, method: str, spectrum, kwargs: dict[str, Any],
+                        source_spectrum):
+    """``precision=`` with a spectrum: :func:`symtransfer.anisotropic_source.evaluate_mp`."""
+    from . import anisotropic_source as S
+    from .teachers import profile
+
+    profile(kwargs["teacher"])
+    V.method_name(method)
+    if method not in ("scratch", "linear", "finetune"):
+        raise ValueError(f"method must be 'scratch', 'linear' or 'finetune' with spectrum=, "
+                         f"got {method!r}")
+    V.choice("form", kwargs["form"], ("exact", "paper"))
+    if quantity == "boundary" and method == "scratch":
+        raise ValueError("method must be 'linear' or 'finetune' for a phase boundary")
+    digits = V.precision_digits(kwargs["precision"])
+    with _precision_context(digits):
+        params = V.theory_parameters(
+            method, gamma=kwargs["gamma"],
+            theta=0.0 if quantity == "boundary" else kwargs.get("theta"), sigma=kwargs["sigma"],
+            lam=kwargs["lam"], depth=kwargs["depth"], gamma_s=kwargs.get("gamma_s"),
+            sigma_s=kwargs.get("sigma_s", 0.0), precision=digits)
+        finite = kwargs.get("gamma_s") is not None
+        if not finite and np.any(params["sigma_s"] != 0):
+            raise ValueError("sigma_s is the source noise of finite-source pretraining; give "
+                             "gamma_s as well (gamma_s=None is population pretraining)")
+        if method == "finetune" and np.any(params["lam"] != 0):
+            raise ValueError("lam applies to scratch and linear transfer; fine-tuning is "
+                             "ridgeless")
+        baseline = kwargs.get("baseline", "ridgeless")
+        if quantity == "risk" and baseline == "optimal_ridge" and (
+                method != "scratch" or np.any(params["lam"] != 0)):
+            raise ValueError("baseline='optimal_ridge' is a scratch learner that chooses lam "
+                             "itself: use it with method='scratch' and lam=0")
+        out = S.evaluate_mp("transfer" if quantity == "transferability" else quantity, method,
+                            spectrum, params, depth=params["depth"], form=kwargs["form"],
+                            teacher=kwargs["teacher"], source_spectrum=source_spectrum,
+                            finite=finite, baseline=baseline, digits=digits)
+    return out.item() if out.ndim == 0 else out
+
+
+def _anisotropic_finite_size(quantity: str, method: str, kwargs: dict[str, Any]):
+    """``d=`` with a spectrum: the exact finite-size expectation exists for least squares
+    (scratch at n >= d + 2): ``E (X^T X)^-1 = Sigma^-1/(n-d-1)`` (inverse-Wishart mean) makes
+    its Sigma-norm risk ``sigma^2 tr(Sigma Sigma^-1)/(n-d-1) = sigma^2 d/(n-d-1)``, the
+    isotropic value for every Sigma. Elsewhere (min-norm, ridge, transfer) the finite-n
+    moments of the projector onto the data's row space are not rotation invariant when
+    Sigma != I and have no closed form: only the deterministic equivalents (exact as
+    d -> infinity) are known, so d= is refused there."""
+    if quantity == "risk" and method == "scratch" and kwargs.get("baseline",
+                                                                "ridgeless") == "ridgeless":
+        g = V.real("gamma", kwargs["gamma"], precision=kwargs.get("precision"), lower=0,
+                   lower_open=True)
+        lam = V.real("lam", kwargs["lam"], precision=kwargs.get("precision"), lower=0)
+        if np.all(np.asarray(g, dtype=float) > 1) and np.all(np.asarray(lam, dtype=float) == 0):
+            return risk("scratch", gamma=kwargs["gamma"], sigma=kwargs["sigma"], d=kwargs["d"],
+                        precision=kwargs.get("precision"))
+    raise ValueError("d (an exact finite-size expectation) with spectrum= exists only for "
+                     "scratch least squares (gamma > 1, lam = 0), where it is sigma^2 d/(n-d-1) "
+                     "for every Sigma; min-norm, ridge and transfer have no closed-form "
+                     "finite-d moments when Sigma != I: give d=None (the d -> infinity "
+                     "deterministic equivalent)")
 
 
 def _covariance_options(spectrum, source_spectrum, teacher, kwargs: dict[str, Any]) -> bool:

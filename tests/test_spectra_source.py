@@ -276,3 +276,99 @@ def test_finite_source_phase_boundaries_are_sign_changes():
 def test_bad_finite_source_input(kwargs, error, name):
     with pytest.raises(error, match=name):
         st.risk("finetune", gamma=0.5, theta=0.5, spectrum=TWO, **kwargs)
+
+
+# ------------------------------------------------------------------ mpmath and finite d
+
+PL = spectra.PowerLaw(1.5, atoms=12)
+MP_CASES = [("scratch", dict(gamma=0.6, sigma=0.3)), ("scratch", dict(gamma=0.6, sigma=0.3, lam=0.2)),
+            ("scratch", dict(gamma=1.7, sigma=0.3)),
+            ("linear", dict(gamma=0.6, theta=0.8, sigma=0.3, lam=0.2, depth=3)),
+            ("linear", dict(gamma=1.5, theta=0.8, sigma=0.3)),
+            ("finetune", dict(gamma=0.6, theta=0.8, sigma=0.3, depth=3)),
+            ("finetune", dict(gamma=0.4, theta=1.3, form="paper")),
+            ("finetune", dict(gamma=1.4, theta=1.3, sigma=0.2))]
+SOURCES = [(None, None, 0.0), (SHIFT, 0.5, 0.3), (None, 2.0, 0.5)]
+
+
+@pytest.mark.parametrize("spec", [TWO, PL], ids=["two", "power12"])
+@pytest.mark.parametrize("teacher", [GENERIC, Aligned(1.0)], ids=["generic", "aligned"])
+def test_float64_equals_mpmath_at_50_digits(spec, teacher):
+    """risk, transferability and phase_boundary with precision=50 (the same formulas on mpf
+    atoms, kappa and PositiveRoot at 60 digits) against float64: measured max relative
+    difference 5.7e-14 over these cases; required 1e-11."""
+    import mpmath
+
+    worst = 0.0
+    for source, gs, ss in SOURCES:
+        for method, kw in MP_CASES:
+            if method == "scratch" and gs is not None:
+                continue
+            o = dict(kw, spectrum=spec, teacher=teacher, source_spectrum=source, gamma_s=gs,
+                     sigma_s=ss)
+            pairs = [(f(method, **o), f(method, precision=50, **o))
+                     for f in (st.risk, st.transferability)]
+            if method != "scratch":
+                ob = {k: v for k, v in o.items() if k != "theta"}
+                pairs.append((st.phase_boundary(method, **ob),
+                              st.phase_boundary(method, precision=50, **ob)))
+            for a, b in pairs:
+                assert isinstance(b, mpmath.mpf)
+                if np.isnan(a):
+                    assert mpmath.isnan(b)
+                    continue
+                worst = max(worst, float(abs(mpmath.mpf(a) - b) / max(abs(b), 1e-300))
+                            if b != 0 else abs(a))
+    assert worst < 1e-11
+
+
+def test_mpmath_holds_its_digits_and_one_atom_is_the_isotropic_value():
+    import mpmath
+
+    kw = dict(gamma="0.6", theta="1.1780972450961724", sigma="0.5", depth=3)
+    for extra in ({}, dict(gamma_s="0.4", sigma_s="0.3")):
+        one = st.risk("finetune", spectrum=ISO, precision=50, **kw, **extra)
+        iso = st.risk("finetune", precision=50, **kw, **extra)
+        assert abs(one - iso) < mpmath.mpf(10) ** -45 * abs(iso)
+        lin_one = st.risk("linear", spectrum=ISO, precision=50, lam="0.3", **kw, **extra)
+        lin_iso = st.risk("linear", precision=50, lam="0.3", **kw, **extra)
+        assert abs(lin_one - lin_iso) < mpmath.mpf(10) ** -45 * abs(lin_iso)
+    o = dict(kw, spectrum=PL, teacher=Aligned(1.0), gamma_s="0.4", sigma_s="0.3",
+             source_spectrum=SHIFT)
+    a, b = st.risk("finetune", precision=50, **o), st.risk("finetune", precision=70, **o)
+    assert abs(a - b) < mpmath.mpf(10) ** -48 * abs(b)
+
+
+def test_finite_d_with_a_spectrum():
+    """Least squares: sigma^2 d/(n-d-1) for every Sigma (exact; checked on random matrices);
+    min-norm, ridge and transfer: no closed form, refused naming d."""
+    assert st.risk("scratch", gamma=2.0, sigma=0.3, d=100, spectrum=TWO) == \
+        st.risk("scratch", gamma=2.0, sigma=0.3, d=100)
+    rng = np.random.default_rng(2)
+    d, n, sigma = 20, 40, 0.3
+    diag = TWO.diagonal(d)
+    vals = []
+    for _ in range(400):
+        X = rng.standard_normal((n, d)) * np.sqrt(diag)
+        e = np.linalg.solve(X.T @ X, X.T @ (sigma * rng.standard_normal(n)))
+        vals.append(e @ (diag * e))
+    vals = np.asarray(vals)
+    exact = sigma ** 2 * d / (n - d - 1)
+    assert abs(vals.mean() - exact) < Z * vals.std(ddof=1) / np.sqrt(vals.size)
+    for method, kw in (("scratch", dict(gamma=0.5)), ("scratch", dict(gamma=2.0, lam=0.1)),
+                       ("finetune", dict(gamma=2.0, theta=0.3)),
+                       ("linear", dict(gamma=2.0, theta=0.3))):
+        with pytest.raises(ValueError, match="^d "):
+            st.risk(method, sigma=0.3, d=100, spectrum=TWO, **kw)
+
+
+def test_precision_with_a_spectrum_bad_input():
+    with pytest.raises(ValueError, match="optimal_ridge"):
+        st.risk("scratch", gamma=0.5, sigma=0.3, spectrum=TWO, teacher=Aligned(1.0),
+                baseline="optimal_ridge", precision=30)
+    with pytest.raises(ValueError, match="sigma_s"):
+        st.risk("finetune", gamma=0.5, theta=0.3, sigma_s=0.2, spectrum=TWO, precision=30)
+    with pytest.raises(ValueError, match="precision"):
+        st.risk("finetune", gamma=0.5, theta=0.3, spectrum=TWO, precision=0)
+    with pytest.raises(ValueError, match="gamma"):
+        st.risk("finetune", gamma="-1", theta=0.3, spectrum=TWO, precision=30)
