@@ -236,7 +236,7 @@ def _ratio(num: int, den: int, like):
     working precision for mpmath, so the same formulas serve float64, mpmath and the
     symbolic check in ``derivations/spectra_source.py``."""
     module = type(like).__module__
-    if module.startswith("sympy"):
+    if hasattr(like, "free_symbols"):  # a sympy expression (also PositiveRoot)
         import sympy
 
         return sympy.sympify(num) / den

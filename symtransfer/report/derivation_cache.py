@@ -35,8 +35,9 @@ def _derivation_key() -> str:
 
 #: the derivation modules split in two groups of similar cost (~12 s each on this machine;
 #: phase reuses finetune's derived risks, so they share a process)
-_GROUPS = (("phase", "finetune", "primitives", "scratch", "source", "linear", "properties"),
-           ("distances", "penalty", "ridge", "spectra", "optimizers"))
+_GROUPS = (("phase", "finetune", "primitives", "scratch", "source", "linear", "properties",
+            "spectra_source"),
+           ("distances", "penalty", "ridge", "spectra", "optimizers", "spectra_aligned"))
 
 
 def _derive(modules: tuple[str, ...] | None = None) -> tuple[list[tuple], float]:
