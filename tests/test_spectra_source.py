@@ -372,3 +372,28 @@ def test_precision_with_a_spectrum_bad_input():
         st.risk("finetune", gamma=0.5, theta=0.3, spectrum=TWO, precision=0)
     with pytest.raises(ValueError, match="gamma"):
         st.risk("finetune", gamma="-1", theta=0.3, spectrum=TWO, precision=30)
+
+
+# ------------------------------------------------------------------ figures' claims
+
+def test_scaling_law_and_covariate_shift_figures():
+    """What the captions say: the fitted exponents of scratch risk and fine-tuning T are the
+    classical bias exponent -(alpha (1 + p) - 1) (measured -0.52, -1.24, -1.96 against -0.5,
+    -1.25, -2.0; required within 0.06) and equal to each other at sigma = 0; under Sigma_s =
+    c Sigma, T from a population or noiseless finite source is the same for every c, from a
+    noisy finite source it changes sign."""
+    pytest.importorskip("matplotlib")
+    from symtransfer import plots
+    from symtransfer.plots.spectra import SCALING
+
+    _, exps = plots.scaling_law()
+    for p, (b_r, b_t) in exps.items():
+        assert b_r == pytest.approx(-(SCALING["alpha"] * (1 + p) - 1), abs=0.06)
+        assert b_t == pytest.approx(b_r, rel=1e-9)
+    _, info = plots.covariate_shift(scales=np.logspace(-2, 2, 9))
+    assert np.all(np.diff(info["kl"][info["scales"] >= 1]) > 0)
+    assert np.all(np.diff(info["kl"][info["scales"] <= 1]) < 0)
+    np.testing.assert_allclose(info["T_noiseless"], info["T_noiseless"][0], rtol=1e-12)
+    assert info["T_noiseless"][0] < info["T_population"]
+    assert info["T_noisy"][0] < 0 < info["T_noisy"][-1]
+    assert 1 < info["c_zero"] < 10
