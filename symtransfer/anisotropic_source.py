@@ -59,7 +59,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._roots import positive_root
 from .spectra import Spectrum
 
 _CHUNK = 1 << 13  # points per block (memory: CHUNK x atoms per temporary)
@@ -257,7 +256,9 @@ def _float_ops(weights: np.ndarray) -> _Ops:
         x = np.asarray(x, dtype=float)
         rows = x.shape[0] if x.ndim == 2 else 1
         return (np.broadcast_to(x, (rows, weights.size)) @ weights)[:, None]
-    return _Ops(E=E, root=positive_root, inf=np.inf)
+    from .anisotropic import root
+
+    return _Ops(E=E, root=root, inf=np.inf)
 
 
 def parts(method: str, spectrum: Spectrum, *, gamma, sigma, lam, depth: int, form: str,
