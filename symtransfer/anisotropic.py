@@ -5,7 +5,9 @@ Setting: unit Euclidean teachers with ``cos(theta) = beta_s . beta_t``, *generic
 :mod:`symtransfer.teachers`, below), population pretraining (the source
 covariance does not matter then: gradient flow still reaches beta_s with balanced rank-1
 weights for any full-rank source covariance). The excess risk is in the target's own norm,
-``R = (beta_hat - beta_t)^T Sigma (beta_hat - beta_t)``.
+``R = (beta_hat - beta_t)^T Sigma (beta_hat - beta_t)``. A finite source (``gamma_s=``, with
+its own ``source_spectrum``) is :mod:`symtransfer.anisotropic_source`, reached through the
+same :func:`risk`, :func:`transferability` and :func:`phase_boundary`.
 
 Deterministic equivalents (the primitives, each confirmed on random matrices in
 ``tests/test_spectra.py``), with kappa from :meth:`Spectrum.kappa` and
