@@ -397,3 +397,18 @@ def test_scaling_law_and_covariate_shift_figures():
     assert info["T_noiseless"][0] < info["T_population"]
     assert info["T_noisy"][0] < 0 < info["T_noisy"][-1]
     assert 1 < info["c_zero"] < 10
+
+
+def test_sweep_theory_with_a_finite_source_and_a_spectrum(tmp_path):
+    """A sweep over gamma_s with a spectrum and a source spectrum: its theory is the finite-
+    source theory point by point (it raised before the finite-source theory existed)."""
+    from symtransfer import sweep as SW
+
+    sw = SW.run_sweep("linear", {"gamma_s": [0.5, 2.0]}, gamma=1.5, theta=0.4, sigma=0.2,
+                      sigma_s=0.3, d=30, instances=2, seed=1, workers=0, progress=False,
+                      spectrum=TWO, source_spectrum=SHIFT, path=tmp_path / "s.npz")
+    expected = [st.risk("linear", gamma=1.5, theta=0.4, sigma=0.2, gamma_s=g, sigma_s=0.3,
+                        spectrum=TWO, source_spectrum=SHIFT) for g in (0.5, 2.0)]
+    np.testing.assert_allclose(SW.Sweep.load(tmp_path / "s.npz").theory(), expected,
+                               rtol=1e-12)
+    assert np.all(sw.converged)
