@@ -47,9 +47,11 @@ r, and the noiseless forms, unchanged but scales the noise term by 1/c (a larger
 is a larger signal-to-noise ratio), and a change of the spectrum's *shape* moves the
 projection weights r even without noise.
 
-Numbers: float64 (vectorized over points, chunked) or mpmath at ``dps`` digits, both through
-the same formula functions (:func:`_finetune_point`, :func:`_linear_point`), which use only
-arithmetic, an average ``E`` and a root ``PositiveRoot``.
+Numbers: float64 (:func:`parts`, vectorized over points, chunked) or mpmath at any number of
+digits (:func:`evaluate_mp`), both through the same formula functions (:func:`source_forms`,
+:func:`target_forms`, :func:`finetune_parts`, :func:`linear_parts`), which use only
+arithmetic, an average ``E`` and ``PositiveRoot``; ``derivations/spectra_source.py`` runs
+them on sympy atoms too.
 """
 from __future__ import annotations
 
