@@ -61,8 +61,12 @@ from .optimizers import step_size_effects, step_size_runs  # noqa: F401
 from .penalty import penalty_transfer  # noqa: F401
 from .phase import phase_diagram, transfer_slices  # noqa: F401
 from .scratch import double_descent  # noqa: F401
-from .spectra import (covariate_shift, finetune_boundary_vs_noise, scaling_law,  # noqa: F401
-                      spectrum_phase_diagrams)
+from .spectra import (  # noqa: F401
+    covariate_shift,
+    finetune_boundary_vs_noise,
+    scaling_law,
+    spectrum_phase_diagrams,
+)
 from .trajectory import risk_trajectories, trajectory_runs  # noqa: F401
 
 __all__ = ['DIVERGING', 'HALF_PI', 'METHODS_LABEL', 'METHOD_NAMES', 'NAN_HATCH', 'PARAM_SYMBOLS', 'mc_transferability', 'phase_diagram', 'transfer_slices', 'double_descent', 'ridge_curve', 'finetune_forms', 'form_runs', 'DISTANCE_LABELS', 'distance_transfer_table', 'distance_vs_transfer', 'phase_diagram_baselines', 'penalty_transfer', 'spectrum_phase_diagrams', 'finetune_boundary_vs_noise', 'scaling_law', 'covariate_shift', 'risk_trajectories', 'trajectory_runs', 'step_size_effects', 'step_size_runs', 'method_risks']
