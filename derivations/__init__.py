@@ -14,7 +14,8 @@ that the expression symtransfer ships is the same expression:
 * :mod:`.distances` -- dataset distances and the feature overlap;
 * :mod:`.penalty` -- pretraining with a penalty toward the initialization, and its best value;
 * :mod:`.spectra` -- risks with an input covariance (deterministic equivalents), reducing to
-  the isotropic ones;
+  the isotropic ones; :mod:`.spectra_source` -- a finite source with its own covariance;
+  :mod:`.spectra_aligned` -- aligned teacher profiles;
 * :mod:`.optimizers` -- finite-step gradient descent and SGD: what stays exact (the frozen
   null space, the rank-1 alignment), how the imbalance drifts, and the fine-tuning scale c
   with the drift;
@@ -67,7 +68,8 @@ SIMPLIFY_MAX_OPS = 40
 REWRITE_MAX_OPS = 300
 
 MODULES = ("primitives", "scratch", "source", "linear", "finetune", "phase", "properties",
-           "ridge", "distances", "penalty", "spectra", "optimizers", "early_stopping", "lp_ft", "l2sp")
+           "ridge", "distances", "penalty", "spectra", "spectra_source", "spectra_aligned",
+           "optimizers", "early_stopping", "lp_ft", "l2sp")
 
 
 @dataclass(frozen=True)

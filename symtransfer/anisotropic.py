@@ -5,7 +5,9 @@ Setting: unit Euclidean teachers with ``cos(theta) = beta_s . beta_t``, *generic
 :mod:`symtransfer.teachers`, below), population pretraining (the source
 covariance does not matter then: gradient flow still reaches beta_s with balanced rank-1
 weights for any full-rank source covariance). The excess risk is in the target's own norm,
-``R = (beta_hat - beta_t)^T Sigma (beta_hat - beta_t)``.
+``R = (beta_hat - beta_t)^T Sigma (beta_hat - beta_t)``. A finite source (``gamma_s=``, with
+its own ``source_spectrum``) is :mod:`symtransfer.anisotropic_source`, reached through the
+same :func:`risk`, :func:`transferability` and :func:`phase_boundary`.
 
 Deterministic equivalents (the primitives, each confirmed on random matrices in
 ``tests/test_spectra.py``), with kappa from :meth:`Spectrum.kappa` and
@@ -143,6 +145,20 @@ def linear(spectrum: Spectrum, *, theta, lam=0.0,
     return out if np.ndim(out) else float(out)
 
 
+def root(L: int, a, b) -> np.ndarray:
+    """PositiveRoot(L, a, b) in float64: for L = 2 the quadratic's positive root in closed
+    form, ``(a + sqrt(a^2 + 4b))/2`` (``2b/(sqrt(a^2 + 4b) - a)`` for a < 0, no cancellation;
+    the square root as hypot(a, 2 sqrt(b)), no overflow), 10x faster than the general
+    bracketed solver :func:`symtransfer._roots.positive_root` used for L >= 3."""
+    if int(L) != 2:
+        return positive_root(int(L), a, b)
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.hypot(a, 2 * np.sqrt(b))
+        q = np.where(a >= 0, 0.5 * (a + t), 2 * b / (t - a))
+    return np.where((b > 0) & np.isfinite(a) & np.isfinite(b), q, np.nan)
+
+
 def finetune_scale(spectrum: Spectrum, *, gamma, sigma=0.0, depth: int = 2,
                    teacher: Teacher | str = "generic") -> np.ndarray:
     """c: fine-tuning multiplies the null-space part of beta_s by c = q^((L-1)/2), q the
@@ -157,7 +173,7 @@ def finetune_scale(spectrum: Spectrum, *, gamma, sigma=0.0, depth: int = 2,
     share = g if rho is None else np.where(g < 1, teacher_averages(spectrum, k, rho)["g"], g)
     with np.errstate(divide="ignore", invalid="ignore"):
         b = np.where(g < 1, share + np.where(s > 0, s ** 2 / k, 0.0), np.nan)
-    q = positive_root(int(depth), 1 - share, b)
+    q = root(int(depth), 1 - share, b)
     return q ** ((depth - 1) / 2)
 
 
@@ -188,16 +204,72 @@ def finetune(spectrum: Spectrum, *, gamma, theta, sigma=0.0, depth: int = 2,
     return out if out.ndim else float(out)
 
 
+def _source(gamma_s, sigma_s, source_spectrum):
+    """Validated finite-source options: (gamma_s array or None, sigma_s array)."""
+    if source_spectrum is not None and not isinstance(source_spectrum, Spectrum):
+        raise TypeError(f"source_spectrum must be None or a symtransfer.spectra.Spectrum, got "
+                        f"{type(source_spectrum).__name__}")
+    ss = _array("sigma_s", sigma_s, lower=0)
+    if gamma_s is None:
+        if np.any(ss != 0):
+            raise ValueError("sigma_s is the source noise of finite-source pretraining; give "
+                             "gamma_s as well (gamma_s=None is population pretraining)")
+        return None, ss
+    return _array("gamma_s", gamma_s, lower=0, lower_open=True), ss
+
+
+def _finite_source_risk(method: str, spectrum: Spectrum, *, gamma, theta, sigma, lam, depth,
+                        form, teacher, gamma_s, sigma_s, source_spectrum) -> np.ndarray:
+    """Linear transfer / fine-tuning from a finite source (:mod:`.anisotropic_source`)."""
+    from . import anisotropic_source as S
+
+    g = _array("gamma", gamma, lower=0, lower_open=True)
+    th = _array("theta", theta, lower=0, upper=math.pi)
+    s = _array("sigma", sigma, lower=0)
+    la = _array("lam", lam, lower=0)
+    p = S.parts(method, spectrum, gamma=g, sigma=s, lam=la, depth=int(depth), form=form,
+                gamma_s=gamma_s, sigma_s=sigma_s, source_spectrum=source_spectrum,
+                rho_of=_rho_of(teacher))
+    shape = np.broadcast(g, th, s, la, gamma_s, sigma_s).shape
+    out = np.broadcast_to(S.compose_risk(method, p, gamma=g, theta=th, sigma=s), shape).copy()
+    return out if out.ndim else float(out)
+
+
+def _rho_of(teacher):
+    prof = profile(teacher)
+    if isinstance(prof, Generic):
+        return lambda eigenvalues, weights: None
+    return prof.density
+
+
 def risk(method: str, spectrum: Spectrum, *, gamma, theta=None, sigma=0.0, lam=0.0,
          depth: int = 2, form: str = "exact", teacher: Teacher | str = "generic",
-         baseline: str = "ridgeless") -> np.ndarray:
+         baseline: str = "ridgeless", gamma_s=None, sigma_s=0.0,
+         source_spectrum: Spectrum | None = None) -> np.ndarray:
     """The risk of ``method`` ('scratch', 'linear', 'finetune') with input covariance
     ``spectrum`` and teacher profile ``teacher``; the same parameters as
-    :func:`symtransfer.risk` (population pretraining). ``baseline='optimal_ridge'`` (scratch
-    only): ridge at :func:`optimal_ridge`."""
+    :func:`symtransfer.risk`. ``gamma_s``/``sigma_s``: a finite source, whose inputs have
+    ``source_spectrum`` (default ``spectrum``; :mod:`symtransfer.anisotropic_source`);
+    ``gamma_s=None``: population pretraining, where the source spectrum does not matter.
+    ``baseline='optimal_ridge'`` (scratch only): ridge at :func:`optimal_ridge`."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     profile(teacher)
+    gs, ss = _source(gamma_s, sigma_s, source_spectrum)
+    if gs is not None and method != "scratch":
+        _check_spectrum(spectrum)
+        if theta is None:
+            raise ValueError(f"theta is required for {method!r}")
+        if form not in ("exact", "paper"):
+            raise ValueError(f"form must be 'exact' or 'paper', got {form!r}")
+        if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 2:
+            raise ValueError(f"depth must be an integer >= 2, got {depth!r}")
+        if method == "finetune" and np.any(np.asarray(lam) != 0):
+            raise ValueError("lam applies to scratch and linear transfer; fine-tuning is "
+                             "ridgeless")
+        return _finite_source_risk(method, spectrum, gamma=gamma, theta=theta, sigma=sigma,
+                                   lam=lam, depth=depth, form=form, teacher=teacher,
+                                   gamma_s=gs, sigma_s=ss, source_spectrum=source_spectrum)
     if baseline not in ("ridgeless", "optimal_ridge"):
         raise ValueError(f"baseline must be 'ridgeless' or 'optimal_ridge', got {baseline!r}")
     if baseline == "optimal_ridge":
@@ -222,9 +294,10 @@ def risk(method: str, spectrum: Spectrum, *, gamma, theta=None, sigma=0.0, lam=0
 def transferability(method: str, spectrum: Spectrum, *, gamma, theta=None, sigma=0.0,
                     lam=0.0, depth: int = 2, form: str = "exact",
                     teacher: Teacher | str = "generic",
-                    baseline: str = "ridgeless") -> np.ndarray:
+                    baseline: str = "ridgeless", gamma_s=None, sigma_s=0.0,
+                    source_spectrum: Spectrum | None = None) -> np.ndarray:
     """T = R_baseline - R_method, the baseline scratch training, ridgeless (default) or ridge
-    at its optimal penalty (``baseline='optimal_ridge'``)."""
+    at its optimal penalty (``baseline='optimal_ridge'``); source options as in :func:`risk`."""
     if baseline not in ("ridgeless", "optimal_ridge"):
         raise ValueError(f"baseline must be 'ridgeless' or 'optimal_ridge', got {baseline!r}")
     if baseline == "optimal_ridge":
@@ -233,7 +306,9 @@ def transferability(method: str, spectrum: Spectrum, *, gamma, theta=None, sigma
         base = scratch(spectrum, gamma=gamma, sigma=sigma, teacher=teacher)
     with np.errstate(invalid="ignore"):
         T = np.asarray(base - risk(method, spectrum, gamma=gamma, theta=theta, sigma=sigma,
-                                   lam=lam, depth=depth, form=form, teacher=teacher))
+                                   lam=lam, depth=depth, form=form, teacher=teacher,
+                                   gamma_s=gamma_s, sigma_s=sigma_s,
+                                   source_spectrum=source_spectrum))
     if baseline == "ridgeless":
         # the same learner on both sides: fine-tuning for gamma >= 1 (least squares) and
         # ridgeless scratch; T = 0 exactly, also at the peak gamma = 1 (inf - inf)
@@ -316,9 +391,12 @@ def scratch_optimal(spectrum: Spectrum, *, gamma, sigma=0.0,
 
 def phase_boundary(method: str, spectrum: Spectrum, *, gamma, sigma=0.0, lam=0.0,
                    depth: int = 2, form: str = "exact",
-                   teacher: Teacher | str = "generic") -> np.ndarray:
+                   teacher: Teacher | str = "generic", gamma_s=None, sigma_s=0.0,
+                   source_spectrum: Spectrum | None = None) -> np.ndarray:
     """theta* in [0, pi/2] where T (ridgeless baseline) changes sign; NaN where T has one
-    sign for every theta.
+    sign for every theta. With a finite source (``gamma_s``):
+    :func:`symtransfer.anisotropic_source.compose_boundary` (fine-tuning
+    ``cos(theta*) = c Q(D_b)/(2 O1(D_b))``, linear ``cos^2(theta*) = (m - R_scratch)/K``).
 
     Fine-tuning (gamma < 1): ``T = B1 (2 c cos(theta) - c^2)``, so ``cos(theta*) = c/2``
     (c = 1, theta* = pi/3 in the paper's form; NaN for c > 2 and for gamma >= 1, where T = 0).
@@ -334,6 +412,21 @@ def phase_boundary(method: str, spectrum: Spectrum, *, gamma, sigma=0.0, lam=0.0
     s = _array("sigma", sigma, lower=0)
     la = _array("lam", lam, lower=0)
     g, s, la = np.broadcast_arrays(g, s, la)
+    gs, ss = _source(gamma_s, sigma_s, source_spectrum)
+    if method == "finetune" and np.any(la != 0):
+        raise ValueError("lam applies to scratch and linear transfer; fine-tuning is "
+                         "ridgeless")
+    if gs is not None:
+        from . import anisotropic_source as S
+
+        risk(method, spectrum, gamma=g, theta=0.0, sigma=s, lam=la, depth=depth, form=form,
+             teacher=teacher, gamma_s=gs, sigma_s=ss)  # validates the rest
+        p = S.parts(method, spectrum, gamma=g, sigma=s, lam=la, depth=int(depth), form=form,
+                    gamma_s=gs, sigma_s=ss, source_spectrum=source_spectrum,
+                    rho_of=_rho_of(teacher))
+        base = None if method == "finetune" else np.asarray(
+            scratch(spectrum, gamma=g, sigma=s, teacher=teacher), dtype=float)
+        return S.compose_boundary(method, p, base)
     if method == "finetune":
         if np.any(la != 0):
             raise ValueError("lam applies to scratch and linear transfer; fine-tuning is "

@@ -91,6 +91,27 @@ def _add_parameters(parser: argparse.ArgumentParser, *, simulate: bool = False) 
                         help="scratch learner: ridgeless min-norm/least squares (default) or "
                              "ridge at its optimal penalty lam* = sigma^2/gamma; fair: tuned "
                              "scratch against the tuned method (L2-SP at its lam*)")
+    from .cli_spectra import SOURCE_HELP, SPECTRUM_HELP, TEACHER_HELP
+
+    parser.add_argument("--spectrum", metavar="SPEC", help=SPECTRUM_HELP)
+    parser.add_argument("--source-spectrum", dest="source_spectrum", metavar="SPEC",
+                        help=SOURCE_HELP)
+    parser.add_argument("--teacher", metavar="PROFILE", help=TEACHER_HELP)
+
+
+def _covariance(args: argparse.Namespace) -> dict:
+    """The --spectrum, --source-spectrum and --teacher options as API keywords (only those
+    given, so the isotropic commands call the API exactly as before)."""
+    from .cli_spectra import parse_spectrum, parse_teacher
+
+    out = {}
+    if args.spectrum is not None:
+        out["spectrum"] = parse_spectrum(args.spectrum, "--spectrum")
+    if args.source_spectrum is not None:
+        out["source_spectrum"] = parse_spectrum(args.source_spectrum, "--source-spectrum")
+    if args.teacher is not None:
+        out["teacher"] = parse_teacher(args.teacher, "--teacher")
+    return out
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -250,10 +271,11 @@ def _risk_command(args: argparse.Namespace) -> int:
     from .cli_grid import Row, limit_note, render
 
     quantity = "transferability" if args.transferability else args.quantity
+    covariance = _covariance(args)
     points, _ = _points(args)
     fn = {"risk": theory.risk, "transferability": theory.transferability,
           "boundary": theory.phase_boundary}[quantity]
-    options = dict(form=args.form)
+    options = dict(form=args.form, **covariance)
     if args.baseline != "ridgeless":
         if quantity == "boundary":
             raise ValueError("--baseline applies to risk and transferability, not boundary")
@@ -281,6 +303,7 @@ def _simulate_command(args: argparse.Namespace) -> int:
     if args.form != "exact":
         raise ValueError("--form applies to the theory only; simulate runs the dynamics "
                          "(both forms are printed for finetune)")
+    covariance = _covariance(args)
     points, _ = _points(args)
     if len(points) > 1000:
         raise ValueError(f"simulate runs at most 1000 points, got {len(points)}")
@@ -291,8 +314,8 @@ def _simulate_command(args: argparse.Namespace) -> int:
         result = simulate(args.method, **kw, d=d, instances=args.instances, seed=args.seed,
                           baseline=args.baseline, progress=False, optimizer=args.optimizer,
                           lr=args.lr, batch_size=args.batch_size, epochs=args.epochs,
-                          replacement=args.replacement)
-        theory_kw = dict(kw, baseline=args.baseline)
+                          replacement=args.replacement, **covariance)
+        theory_kw = dict(kw, baseline=args.baseline, **covariance)
         exact = theory.risk(args.method, **theory_kw)
         extra = {}
         for form in methods.get(args.method).forms[1:]:  # the other forms (paper)

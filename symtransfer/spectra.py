@@ -69,7 +69,7 @@ class Spectrum:
             if np.any(w <= 0):
                 raise ValueError("weights must be positive")
             if abs(w.sum() - 1) > 1e-12:
-                raise ValueError(f"weights must sum to 1, got {w.sum()!r}")
+                raise ValueError(f"weights must sum to 1, got {float(w.sum()):.17g}")
         order = np.argsort(lam)
         self.eigenvalues, self.weights = lam[order], w[order]
 

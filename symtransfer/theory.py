@@ -524,38 +524,110 @@ def _has_nan(out: Array) -> bool:
     return bool(np.isnan(out).any())
 
 
-def _anisotropic(quantity: str, method: str, spectrum, kwargs: dict[str, Any]):
+def _anisotropic(quantity: str, method: str, spectrum, kwargs: dict[str, Any],
+                 source_spectrum=None):
     """risk/transferability with an input covariance spectrum (symtransfer.anisotropic):
-    generic or aligned teachers, population pretraining, float64 (so far)."""
+    generic or aligned teachers, population or finite source (with its own spectrum)."""
     from . import anisotropic
+    from .spectra import Discrete
 
-    unsupported = {"gamma_s": None, "mu": 0.0, "d": None, "precision": None, "sigma_s": 0.0}
-    for name, default in unsupported.items():
-        value = kwargs.get(name, default)
-        if not (value is default or value == default):
-            raise ValueError(f"{name} is not supported together with spectrum= yet (population "
-                             f"pretraining, float64); got {name}={value!r}")
+    if spectrum is None:  # isotropic target inputs, a finite source with its own spectrum
+        spectrum = Discrete([1.0])
+    mu = kwargs.get("mu", 0.0)
+    if not (mu is None or np.all(np.asarray(mu, dtype=object) == 0)):
+        raise ValueError(f"mu is not supported together with spectrum= (penalized pretraining "
+                         f"has no anisotropic theory); got mu={mu!r}")
     V.choice("baseline", kwargs.get("baseline", "ridgeless"), BASELINES)
+    if kwargs.get("d") is not None:
+        return _anisotropic_finite_size(quantity, method, kwargs)
+    if kwargs.get("precision") is not None:
+        return _anisotropic_mpmath(quantity, method, spectrum, kwargs, source_spectrum)
+    source = {"gamma_s": kwargs.get("gamma_s"), "sigma_s": kwargs.get("sigma_s", 0.0),
+              "source_spectrum": source_spectrum}
     if quantity == "boundary":
         return anisotropic.phase_boundary(method, spectrum, gamma=kwargs["gamma"],
                                           sigma=kwargs["sigma"], lam=kwargs["lam"],
                                           depth=kwargs["depth"], form=kwargs["form"],
-                                          teacher=kwargs["teacher"])
+                                          teacher=kwargs["teacher"], **source)
     fn = anisotropic.risk if quantity == "risk" else anisotropic.transferability
     return fn(method, spectrum, gamma=kwargs["gamma"], theta=kwargs["theta"],
               sigma=kwargs["sigma"], lam=kwargs["lam"], depth=kwargs["depth"],
               form=kwargs["form"], teacher=kwargs["teacher"],
-              baseline=kwargs.get("baseline", "ridgeless"))
+              baseline=kwargs.get("baseline", "ridgeless"), **source)
+
+
+def _anisotropic_mpmath(quantity: str, method: str, spectrum, kwargs: dict[str, Any],
+                        source_spectrum):
+    """``precision=`` with a spectrum: :func:`symtransfer.anisotropic_source.evaluate_mp`."""
+    from . import anisotropic_source as S
+    from .teachers import profile
+
+    profile(kwargs["teacher"])
+    V.method_name(method)
+    if method not in ("scratch", "linear", "finetune"):
+        raise ValueError(f"method must be 'scratch', 'linear' or 'finetune' with spectrum=, "
+                         f"got {method!r}")
+    V.choice("form", kwargs["form"], ("exact", "paper"))
+    if quantity == "boundary" and method == "scratch":
+        raise ValueError("method must be 'linear' or 'finetune' for a phase boundary")
+    digits = V.precision_digits(kwargs["precision"])
+    with _precision_context(digits):
+        params = V.theory_parameters(
+            method, gamma=kwargs["gamma"],
+            theta=0.0 if quantity == "boundary" else kwargs.get("theta"), sigma=kwargs["sigma"],
+            lam=kwargs["lam"], depth=kwargs["depth"], gamma_s=kwargs.get("gamma_s"),
+            sigma_s=kwargs.get("sigma_s", 0.0), precision=digits)
+        finite = kwargs.get("gamma_s") is not None
+        if not finite and np.any(params["sigma_s"] != 0):
+            raise ValueError("sigma_s is the source noise of finite-source pretraining; give "
+                             "gamma_s as well (gamma_s=None is population pretraining)")
+        if method == "finetune" and np.any(params["lam"] != 0):
+            raise ValueError("lam applies to scratch and linear transfer; fine-tuning is "
+                             "ridgeless")
+        baseline = kwargs.get("baseline", "ridgeless")
+        if quantity == "risk" and baseline == "optimal_ridge" and (
+                method != "scratch" or np.any(params["lam"] != 0)):
+            raise ValueError("baseline='optimal_ridge' is a scratch learner that chooses lam "
+                             "itself: use it with method='scratch' and lam=0")
+        out = S.evaluate_mp("transfer" if quantity == "transferability" else quantity, method,
+                            spectrum, params, depth=params["depth"], form=kwargs["form"],
+                            teacher=kwargs["teacher"], source_spectrum=source_spectrum,
+                            finite=finite, baseline=baseline, digits=digits)
+    return out.item() if out.ndim == 0 else out
+
+
+def _anisotropic_finite_size(quantity: str, method: str, kwargs: dict[str, Any]):
+    """``d=`` with a spectrum: the exact finite-size expectation exists for least squares
+    (scratch at n >= d + 2): ``E (X^T X)^-1 = Sigma^-1/(n-d-1)`` (inverse-Wishart mean) makes
+    its Sigma-norm risk ``sigma^2 tr(Sigma Sigma^-1)/(n-d-1) = sigma^2 d/(n-d-1)``, the
+    isotropic value for every Sigma. Elsewhere (min-norm, ridge, transfer) the finite-n
+    moments of the projector onto the data's row space are not rotation invariant when
+    Sigma != I and have no closed form: only the deterministic equivalents (exact as
+    d -> infinity) are known, so d= is refused there."""
+    if quantity == "risk" and method == "scratch" and kwargs.get("baseline",
+                                                                "ridgeless") == "ridgeless":
+        g = V.real("gamma", kwargs["gamma"], precision=kwargs.get("precision"), lower=0,
+                   lower_open=True)
+        lam = V.real("lam", kwargs["lam"], precision=kwargs.get("precision"), lower=0)
+        if np.all(np.asarray(g, dtype=float) > 1) and np.all(np.asarray(lam, dtype=float) == 0):
+            return risk("scratch", gamma=kwargs["gamma"], sigma=kwargs["sigma"], d=kwargs["d"],
+                        precision=kwargs.get("precision"))
+    raise ValueError("d (an exact finite-size expectation) with spectrum= exists only for "
+                     "scratch least squares (gamma > 1, lam = 0), where it is sigma^2 d/(n-d-1) "
+                     "for every Sigma; min-norm, ridge and transfer have no closed-form "
+                     "finite-d moments when Sigma != I: give d=None (the d -> infinity "
+                     "deterministic equivalent)")
 
 
 def _covariance_options(spectrum, source_spectrum, teacher, kwargs: dict[str, Any]) -> bool:
     """Validate ``spectrum``, ``source_spectrum`` and ``teacher``; True when the anisotropic
-    theory is needed (a target spectrum is given).
+    theory is needed (a target spectrum, or a finite source with its own spectrum).
 
     A source spectrum (covariate shift) changes nothing under population pretraining: gradient
     flow reaches beta_s with balanced rank-1 weights for any full-rank source covariance, so
-    the risks are those without it. It is refused where it would matter (finite source,
-    penalized pretraining), whose theory is not available."""
+    the risks are those without it. With a finite source it matters
+    (:mod:`symtransfer.anisotropic_source`); with penalized pretraining it is refused (no
+    theory)."""
     from .spectra import Spectrum
     from .teachers import Generic, profile
 
@@ -568,13 +640,12 @@ def _covariance_options(spectrum, source_spectrum, teacher, kwargs: dict[str, An
         raise ValueError(f"teacher={prof!r} needs spectrum= (with x ~ N(0, I) every unit "
                          "teacher is generic)")
     if source_spectrum is not None:
-        if kwargs.get("gamma_s") is not None:
-            raise ValueError("source_spectrum with a finite source (gamma_s) has no theory yet "
-                             "(symtransfer.simulate supports it); give gamma_s=None")
         if np.any(np.asarray(kwargs.get("mu", 0.0), dtype=object) != 0):
             raise ValueError("source_spectrum with penalized pretraining (mu > 0) has no theory "
                              "yet; give mu=0")
-    return spectrum is not None
+    # a finite source with its own spectrum matters also for isotropic target inputs
+    return spectrum is not None or (source_spectrum is not None
+                                    and kwargs.get("gamma_s") is not None)
 
 
 def risk(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
@@ -613,8 +684,8 @@ def risk(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
         pretrained vector to ``(1 - mu) beta_s``; ``mu >= 1`` learns nothing (fine-tuning is
         then scratch training). Population pretraining and depth 2 only.
     spectrum : None (x ~ N(0, I), default) or a :mod:`symtransfer.spectra` spectrum of the
-        input covariance Sigma: the risk is then in the Sigma-norm, for generic teachers and
-        population pretraining (:mod:`symtransfer.anisotropic`; float64 only so far). With
+        input covariance Sigma: the risk is then in the Sigma-norm, for population or
+        finite-source pretraining (:mod:`symtransfer.anisotropic`). With
         ``baseline='optimal_ridge'``: lam* = sigma^2/gamma for generic teachers (the Bayes
         ridge, for any Sigma), a numeric minimization for aligned ones
         (:func:`symtransfer.anisotropic.optimal_ridge`).
@@ -622,9 +693,11 @@ def risk(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
         eigenvectors) or a :mod:`symtransfer.teachers` profile, e.g. ``Aligned(power)`` (energy
         per eigendirection proportional to eigenvalue**power); needs ``spectrum``.
     source_spectrum : None or the source inputs' spectrum (covariate shift, same eigenvectors
-        as the target's). With population pretraining it leaves every risk unchanged
-        (gradient flow reaches beta_s for any full-rank source covariance); with a finite
-        source or ``mu > 0`` it raises (no theory yet; :func:`simulate` supports it).
+        as the target's, paired largest with largest). With population pretraining it leaves
+        every risk unchanged (gradient flow reaches beta_s for any full-rank source
+        covariance); with a finite source (``gamma_s``) it enters through the pretrained
+        vector's deterministic equivalents (:mod:`symtransfer.anisotropic_source`); with
+        ``mu > 0`` it raises (no theory).
 
     Returns a float (or array) in float64; an mpmath number (or object array) with precision.
     Singular points (gamma = 1, gamma_s = 1) return their limits, ``inf`` where the risk
@@ -633,7 +706,8 @@ def risk(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth: int = 2,
     kwargs = dict(gamma=gamma, theta=theta, sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
                   sigma_s=sigma_s, form=form, d=d, precision=precision, baseline=baseline, mu=mu)
     if _covariance_options(spectrum, source_spectrum, teacher, kwargs):
-        return _anisotropic("risk", method, spectrum, dict(kwargs, teacher=teacher))
+        return _anisotropic("risk", method, spectrum, dict(kwargs, teacher=teacher),
+                            source_spectrum)
     return _run("risk", method, kwargs)
 
 
@@ -652,7 +726,7 @@ def transferability(method: str, *, gamma, theta=None, sigma=0.0, lam=0.0, depth
                   sigma_s=sigma_s, form=form, d=d, precision=precision, mu=mu)
     if _covariance_options(spectrum, source_spectrum, teacher, kwargs):
         return _anisotropic("transferability", method, spectrum,
-                            dict(kwargs, baseline=baseline, teacher=teacher))
+                            dict(kwargs, baseline=baseline, teacher=teacher), source_spectrum)
     m, scratch = methods.get(V.method_name(method)), methods.reference()
     if d is None and baseline == "ridgeless" and not m.reference:
         return _run("transfer", method, kwargs)
@@ -730,7 +804,8 @@ def phase_boundary(method: str, *, gamma, sigma=0.0, lam=0.0, depth: int = 2, ga
     options = dict(gamma=gamma, sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
                    sigma_s=sigma_s, form=form, precision=precision, mu=mu)
     if _covariance_options(spectrum, source_spectrum, teacher, options):
-        return _anisotropic("boundary", method, spectrum, dict(options, teacher=teacher))
+        return _anisotropic("boundary", method, spectrum, dict(options, teacher=teacher),
+                            source_spectrum)
     return _run("boundary", method, dict(gamma=gamma, theta=0.0,
                                          sigma=sigma, lam=lam, depth=depth, gamma_s=gamma_s,
                                          sigma_s=sigma_s, form=form, d=None, precision=precision,

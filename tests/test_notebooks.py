@@ -24,7 +24,7 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 EXPECTED = {"01_scratch.ipynb", "02_linear_and_ridge.ipynb", "03_finetuning.ipynb",
             "04_finite_source.ipynb", "05_distances_and_baselines.ipynb",
             "06_relu_transfer.ipynb", "07_pretraining_penalty.ipynb", "08_finite_steps.ipynb",
-            "09_early_stopping.ipynb", "10_fair_baselines.ipynb"}
+            "09_early_stopping.ipynb", "10_fair_baselines.ipynb", "11_spectra.ipynb"}
 KERNEL = "symtransfer-notebook-test"
 CELL_TIMEOUT = 120  # seconds per cell
 KERNEL_ENV = {"SYMTRANSFER_QUICK": "1", "MPLBACKEND": "Agg"}

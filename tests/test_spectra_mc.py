@@ -196,8 +196,13 @@ def test_covariate_shift_leaves_population_transfer_unchanged_in_theory():
                 assert st.transferability(method, spectrum=target, source_spectrum=SHIFT,
                                           **kw) == st.transferability(method, spectrum=target,
                                                                       **kw)
-    with pytest.raises(ValueError, match="source_spectrum"):
-        st.risk("linear", gamma=0.5, theta=1.0, gamma_s=2.0, source_spectrum=SHIFT)
+    # with a finite source the source spectrum matters (tests/test_spectra_source.py), also
+    # for isotropic target inputs
+    finite = st.risk("linear", gamma=0.5, theta=1.0, gamma_s=2.0, sigma_s=0.5,
+                     source_spectrum=SHIFT)
+    assert finite == st.risk("linear", gamma=0.5, theta=1.0, gamma_s=2.0, sigma_s=0.5,
+                             source_spectrum=SHIFT, spectrum=spectra.Discrete([1.0]))
+    assert finite != st.risk("linear", gamma=0.5, theta=1.0, gamma_s=2.0, sigma_s=0.5)
     with pytest.raises(ValueError, match="source_spectrum"):
         st.risk("finetune", gamma=0.5, theta=1.0, mu=0.2, source_spectrum=SHIFT)
 

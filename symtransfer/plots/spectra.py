@@ -2,6 +2,7 @@
 boundary's dependence on the noise under anisotropy (theory, symtransfer.anisotropic)."""
 from __future__ import annotations
 
+import math
 from typing import Mapping
 
 import numpy as np
@@ -94,3 +95,112 @@ def finetune_boundary_vs_noise(*, spreads=(0.0, 0.5, 0.8, 0.95), gamma: float = 
                  fontsize=10)
     ax.legend(fontsize=9)
     return fig
+
+
+def fitted_exponent(x: np.ndarray, y: np.ndarray, window: tuple[float, float]) -> float:
+    """Least-squares slope of log y against log x over ``window`` of x: the exponent b of
+    y ~ x^b there."""
+    m = (x >= window[0]) & (x <= window[1]) & (y > 0)
+    return float(np.polyfit(np.log(x[m]), np.log(y[m]), 1)[0])
+
+
+#: the scaling-law figure's settings: power law k^-alpha with many atoms (the power-law range
+#: of gamma is 1/atoms << gamma << 1), the fit window and the aligned powers p
+SCALING = {"alpha": 1.5, "atoms": 4000, "powers": (0.0, 0.5, 1.0), "theta": math.pi / 4,
+           "window": (3e-3, 3e-2), "gamma": (1e-3, 0.5)}
+
+
+def scaling_law(*, alpha: float = SCALING["alpha"], atoms: int = SCALING["atoms"],
+                powers=SCALING["powers"], theta: float = SCALING["theta"],
+                window=SCALING["window"]):
+    """Data scaling laws with aligned power-law teachers (theory, population source, sigma = 0):
+    scratch risk and fine-tuning transferability T against gamma = n/d on log-log axes, for a
+    power-law spectrum ``k^-alpha`` and teachers with energy ``~ lambda^p``. Returns the
+    figure and the fitted exponents ``{p: (b_scratch, b_T)}`` over ``window`` (the classical
+    prediction for the bias is ``-(alpha (1 + p) - 1)``)."""
+    from ..spectra import PowerLaw
+    from ..teachers import Aligned
+
+    spec = PowerLaw(alpha, atoms=atoms)
+    G = np.logspace(math.log10(SCALING["gamma"][0]), math.log10(SCALING["gamma"][1]), 60)
+    fig = _figure((11.0, 4.6))
+    ax_r, ax_t = fig.subplots(1, 2, sharex=True)
+    exponents = {}
+    for i, p in enumerate(powers):
+        teacher = Aligned(p)
+        R = np.asarray(A.scratch(spec, gamma=G, teacher=teacher), dtype=float)
+        Rf = np.asarray(A.finetune(spec, gamma=G, theta=theta, teacher=teacher), dtype=float)
+        T = R - Rf
+        b_r, b_t = fitted_exponent(G, R, window), fitted_exponent(G, T, window)
+        exponents[p] = (b_r, b_t)
+        ax_r.loglog(G, R, color=f"C{i}", lw=2, label=f"p = {p:g}: scratch, slope {b_r:.2f}")
+        ax_r.loglog(G, Rf, color=f"C{i}", lw=1.4, ls="--",
+                    label=f"p = {p:g}: fine-tuning")
+        ax_t.loglog(G, T, color=f"C{i}", lw=2,
+                    label=f"p = {p:g}: slope {b_t:.2f} (predicted {-(alpha * (1 + p) - 1):.2f})")
+    for ax in (ax_r, ax_t):
+        ax.axvspan(*window, color="0.9", zorder=0)
+        ax.set_xlabel("\u03b3 = n/d")
+        ax.legend(fontsize=8)
+    ax_r.set_ylabel("risk R (\u03a3-norm)")
+    ax_t.set_ylabel("fine-tuning transferability T = R_scratch \u2212 R_ft")
+    fig.suptitle(f"Scaling with n: power-law spectrum k^\u2212{alpha:g} ({atoms} atoms), "
+                 f"aligned teachers (energy \u221d \u03bb^p), \u03b8 = {theta / HALF_PI:.2g}"
+                 f"\u00b7\u03c0/2, \u03c3 = 0", fontsize=10)
+    return fig, exponents
+
+
+def covariate_shift(*, scales=None, gamma: float = 0.5, theta: float = 0.5,
+                    sigma: float = 0.2, gamma_s: float = 0.7, sigma_s: float = 0.5,
+                    spectrum: Spectrum | None = None, d: int = 100):
+    """Covariate shift Sigma_s = c Sigma (theory): the KL divergence between the source and
+    target tasks (same teacher and noise, d directions) grows with c in both directions,
+    while fine-tuning's transferability from a population source does not move; from a
+    finite noisy source (n_s = gamma_s d, noise sigma_s) it does, through the noise of the
+    pretrained vector (~ sigma_s^2/c); without source noise it does not (the projection
+    weights l/(l + kappa_s) are scale free). Returns the figure and its numbers
+    (``c_zero``: where the noisy finite source's T changes sign)."""
+    from .. import covariate
+
+    spec = spectrum if spectrum is not None else Discrete([0.3, 4.8], [0.75, 0.25])
+    C = np.logspace(-2, 2, 41) if scales is None else np.asarray(scales, dtype=float)
+    lam = spec.diagonal(d)
+    beta = np.full(d, 1 / math.sqrt(d))
+    kl = [covariate.kl(beta, beta, sigma_s=sigma, sigma_t=sigma, source_eigenvalues=c * lam,
+                       target_eigenvalues=lam) for c in C]
+    kw = dict(gamma=gamma, theta=theta, sigma=sigma)
+    T_pop = A.transferability("finetune", spec, **kw)
+    T_fin = [A.transferability("finetune", spec, gamma_s=gamma_s, sigma_s=sigma_s,
+                               source_spectrum=Discrete(c * spec.eigenvalues, spec.weights),
+                               **kw) for c in C]
+    T_fin0 = [A.transferability("finetune", spec, gamma_s=gamma_s, sigma_s=0.0,
+                                source_spectrum=Discrete(c * spec.eigenvalues, spec.weights),
+                                **kw) for c in C]
+    fig = _figure((11.0, 4.4))
+    ax_d, ax_t = fig.subplots(1, 2, sharex=True)
+    ax_d.semilogx(C, kl, color="C3", lw=2)
+    ax_d.set_yscale("symlog", linthresh=1.0)
+    ax_d.set_ylabel(f"KL(source \u2225 target), d = {d}")
+    ax_t.semilogx(C, np.full(C.shape, T_pop), color="C0", lw=2, label="population source")
+    ax_t.semilogx(C, T_fin0, color="C2", lw=2, ls=":",
+                  label=f"finite source, \u03b3_s = {gamma_s:g}, \u03c3_s = 0")
+    ax_t.semilogx(C, T_fin, color="C1", lw=2,
+                  label=f"finite source, \u03b3_s = {gamma_s:g}, \u03c3_s = {sigma_s:g}")
+    ax_t.axhline(0, color="0.5", lw=0.8)
+    ax_t.set_yscale("symlog", linthresh=0.1)
+    ax_t.set_ylabel("fine-tuning transferability T (symlog)")
+    ax_t.legend(fontsize=8)
+    for ax in (ax_d, ax_t):
+        ax.set_xlabel("c  (\u03a3_s = c \u03a3)")
+    fig.suptitle(f"Covariate shift: two-level \u03a3, \u03b3 = {gamma:g}, \u03b8 = {theta:g}, "
+                 f"\u03c3 = {sigma:g}, generic teachers", fontsize=10)
+    T_fin = np.asarray(T_fin)
+    sign = np.flatnonzero(np.diff(np.sign(T_fin)) != 0)
+    c_zero = float("nan")
+    if sign.size:  # log-linear interpolation of the first sign change
+        i = sign[0]
+        u = np.log(C[i]) + (np.log(C[i + 1]) - np.log(C[i])) * T_fin[i] / (T_fin[i] - T_fin[i + 1])
+        c_zero = float(np.exp(u))
+    info = {"kl": np.asarray(kl), "T_population": float(T_pop),
+            "T_noiseless": np.asarray(T_fin0), "T_noisy": T_fin, "c_zero": c_zero, "scales": C}
+    return fig, info

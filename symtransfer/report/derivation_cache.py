@@ -13,12 +13,14 @@ from .config import _Log
 
 
 def _derivation_sources() -> list[Path]:
+    """Every file the derivations read: their own modules and all of symtransfer's Python
+    sources (they import the shipped expressions, roots, teachers, spectra, simulators), so
+    a change anywhere there re-derives rather than reusing a stale verdict."""
     from symtransfer import derivations
 
     here = Path(__file__).resolve().parent.parent  # symtransfer/
     root = Path(derivations.__file__).resolve().parent
-    return sorted(root.glob("*.py")) + [here / "formulas.py", here / "symbols.py",
-                                        here / "_roots.py", here / "lp_ft_expressions.py"]
+    return sorted(root.glob("*.py")) + sorted(here.rglob("*.py"))
 
 
 def _derivation_key() -> str:
