@@ -262,3 +262,29 @@ def test_linear_finite_source_at_50_digits(depth, gs, ss):
         tref = (1 - mpmath.mpf("0.4")) - ref   # scratch at sigma = 0
         assert abs(r - ref) <= mpmath.mpf(10) ** -45 * abs(ref)
         assert abs(t - tref) <= mpmath.mpf(10) ** -45 * abs(tref)
+
+
+def test_warm_started_roots_match_the_bracketed_solver_at_working_precision():
+    """The mpmath roots start Newton from a float64 estimate; the answer is the bracketed
+    solver's to the working precision, also where float64 cannot hold the inputs."""
+    import random
+
+    import mpmath
+
+    from symtransfer import _roots as R
+
+    rng = random.Random(7)
+    with mpmath.workdps(60):
+        for _ in range(60):
+            L = rng.choice([2, 3, 4, 9])
+            a = mpmath.mpf(rng.uniform(-3, 3))
+            b = mpmath.mpf(10) ** rng.uniform(-400, 400)  # beyond float64 at the extremes
+            warm = R.positive_root_mpmath(L, a, b)
+            m = max(a, mpmath.mpf(0))
+            cold = m + R._polish(L, m, m - a, b ** (mpmath.mpf(1) / (L - 1)), mpmath.exp(
+                R._solve_mpmath(lambda u: R._phi(L, m, m - a, mpmath.log(b), u, mpmath.exp,
+                                                 mpmath.log), mpmath.log(b) / L, "cold")))
+            assert abs(warm - cold) <= mpmath.mpf(10) ** -55 * abs(cold)
+            beta, bb = mpmath.mpf(rng.uniform(-4, 0.99)), mpmath.mpf(10) ** rng.uniform(-5, 3)
+            x = R.boundary_root_mpmath(L, beta, bb)
+            assert abs(R._boundary_g(L, beta, bb, x)[0]) <= mpmath.mpf(10) ** -50 * bb
