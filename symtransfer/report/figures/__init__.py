@@ -25,8 +25,15 @@ FAMILIES = ("phase", "linear", "scratch", "finetune", "lp_ft", "penalty", "relu"
 
 def _draw_family(family: str, cfg: Config, sweeps: dict, forms: dict, figures: Path,
                  log: _Log) -> list:
-    """One family's ``draw`` (a top-level function: it runs in worker processes)."""
+    """One family's ``draw`` (a top-level function: it runs in worker processes).
+
+    matplotlib's mathtext looks up a few glyphs (the minus of symlog ticks) in STIX and
+    Computer Modern fonts before falling back to DejaVu Sans, with a warning per lookup; the
+    fallback renders correctly, so those warnings are silenced here (not in the library)."""
     import importlib
+    import logging
+
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
     return importlib.import_module(f"{__name__}.{family}").draw(cfg, sweeps, forms, figures,
                                                                 log)
