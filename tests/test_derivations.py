@@ -36,13 +36,25 @@ def test_results_cover_every_module(results):
     assert {r.how for r in results} >= {SYMBOLIC, NUMERIC}
 
 
-def test_command_line_exits_zero():
+def _command(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
                                                                      os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.run([sys.executable, "-m", "derivations"], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "derivations", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
+
+
+def test_command_line_exits_zero():
+    """The command line (on two cheap modules: test_every_check_passes runs them all)."""
+    proc = _command("scratch", "source")
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    assert " 0 failed" in proc.stdout
+    assert " 0 failed" in proc.stdout and "PASS" in proc.stdout
+    lines = [line for line in proc.stdout.splitlines() if "PASS" in line or "FAIL" in line]
+    assert len(lines) == len(derivations.run_all(("scratch", "source")))
+
+
+def test_command_line_names_an_unknown_module():
+    proc = _command("scratch", "no_such_module")
+    assert proc.returncode == 2 and "no_such_module" in proc.stderr
 
 
 def test_wrong_shipped_expression_is_caught():
@@ -78,8 +90,9 @@ def test_nan_matches_only_nan():
 
 def test_main_exit_code_reports_failure(monkeypatch, capsys):
     monkeypatch.setattr("derivations.__main__.run_all",
-                        lambda: [Result("good", True, SYMBOLIC), Result("bad", False, NUMERIC, "x")])
-    assert main() == 1
+                        lambda modules=None: [Result("good", True, SYMBOLIC),
+                                              Result("bad", False, NUMERIC, "x")])
+    assert main([]) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "1 failed" in out
 
