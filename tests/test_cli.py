@@ -30,48 +30,6 @@ def parse_values(stdout):
     return out
 
 
-@pytest.fixture(scope="module")
-def quick_report(tmp_path_factory):
-    """``symtransfer report --quick --out DIR``, run once for the report tests."""
-    pytest.importorskip("matplotlib")
-    out = tmp_path_factory.mktemp("cli-report") / "rep"
-    proc = run("report", "--quick", "--out", str(out), timeout=300)
-    return proc, out
-
-
-def test_report_quick(quick_report):
-    proc, _ = quick_report
-    assert proc.returncode == 0, proc.stderr
-    text = proc.stdout
-    for title in ("Risks at theta = pi/4", "exact vs paper", "Phase boundaries"):
-        assert title in text
-    # the fine-tuning table's paper column is the paper's closed form at every depth
-    paper = 2 * 0.4 * (1 - math.cos(3 * math.pi / 8)) + 0.25 * 0.6 / 0.4
-    rows = [line.split() for line in text.splitlines()
-            if len(line.split()) == 3 and line.split()[0] in ("2", "3", "4", "6")]
-    assert len(rows) >= 2
-    for depth, exact, pap in rows:
-        assert float(pap) == pytest.approx(paper, abs=6e-5)
-        assert float(exact) > float(pap)
-    # the paper's fine-tuning boundary pi/3 -> 0.3333 in units of pi
-    assert "0.3333" in text
-    # scratch at gamma = 0.5, sigma = 0.2: 0.5 + 0.04 = 0.54
-    first = [line.split() for line in text.splitlines() if line.strip().startswith("0.50")][0]
-    assert float(first[1]) == pytest.approx(0.54, abs=6e-5)
-    # then the report is built: progress lines, the theory vs Monte-Carlo summary, the path
-    assert "[report" in text and "Theory vs Monte-Carlo" in text and "PASS" in text
-    assert "report.md" in text.strip().splitlines()[-1]
-
-
-def test_report_writes_out_dir(quick_report):
-    proc, out = quick_report
-    assert proc.returncode == 0, proc.stderr
-    text = (out / "report.md").read_text()
-    assert "Phase boundaries" in text and "$$" in text
-    assert (out / "figures" / "phase_finetune.pdf").exists()
-    assert (out / "figures" / "double_descent.png").exists()
-
-
 @pytest.mark.parametrize("args, message", [
     (["--workers", "-1"], "--workers"),
     (["--workers", "two"], "--workers"),

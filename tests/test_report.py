@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +17,7 @@ pytest.importorskip("matplotlib")
 from symtransfer import report  # noqa: E402
 from symtransfer.tables import MC_CASES  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = ["phase_linear", "phase_finetune", "slices_linear", "slices_finetune", "ridge",
             "double_descent", "finetune_forms"]
 
@@ -23,13 +27,22 @@ def digest(path):
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    out = tmp_path_factory.mktemp("report")
+def quick_report(tmp_path_factory):
+    """``symtransfer report --quick --out DIR`` (the command line), run once for every test
+    here: (completed process, out dir, seconds); the rerun test calls build_report."""
+    out = tmp_path_factory.mktemp("cli-report") / "rep"
     start = time.perf_counter()
-    path = report.build_report(out, quick=True)
-    first = time.perf_counter() - start
+    proc = subprocess.run([sys.executable, "-m", "symtransfer", "report", "--quick", "--out",
+                           str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return proc, out, time.perf_counter() - start
+
+
+@pytest.fixture(scope="module")
+def built(quick_report):
+    proc, out, first = quick_report
+    assert proc.returncode == 0, proc.stderr[-4000:]
     data = {p.name: (digest(p), p.stat().st_mtime_ns) for p in (out / "data").iterdir()}
-    return out, path, first, data
+    return out, out / "report.md", first, data
 
 
 def test_writes_report_figures_and_data(built):
@@ -71,9 +84,12 @@ def test_rerun_reuses_the_data(built, capsys):
     second = time.perf_counter() - start
     after = {p.name: (digest(p), p.stat().st_mtime_ns) for p in (out / "data").iterdir()}
     assert after == data  # nothing recomputed, nothing rewritten
-    assert second < first / 2
     printed = capsys.readouterr().out
-    assert "reused" in printed and "PASS" in printed
+    assert "sources unchanged, reused derivations.json" in printed and "PASS" in printed
+    assert printed.count("reused from") >= 6  # every sweep, the ReLU one included
+    assert "runs_quick.npz" in printed  # the checked cases: reused too
+    # only the figures are drawn again (a smoke-level bound: the first run re-derives)
+    assert second < first
 
 
 def test_reference_allowances():
@@ -118,3 +134,36 @@ def test_derivation_groups_hold_every_module_once_and_balance_the_cost():
     biggest = _COST["phase"] + _COST["finetune"]
     assert max(costs) - min(costs) <= biggest  # greedy: within the largest unit
     assert _groups(("scratch",), 2) == [("scratch",)]
+
+
+def test_report_quick(quick_report):
+    proc, _, _ = quick_report
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout
+    for title in ("Risks at theta = pi/4", "exact vs paper", "Phase boundaries"):
+        assert title in text
+    # the fine-tuning table's paper column is the paper's closed form at every depth
+    paper = 2 * 0.4 * (1 - math.cos(3 * math.pi / 8)) + 0.25 * 0.6 / 0.4
+    rows = [line.split() for line in text.splitlines()
+            if len(line.split()) == 3 and line.split()[0] in ("2", "3", "4", "6")]
+    assert len(rows) >= 2
+    for depth, exact, pap in rows:
+        assert float(pap) == pytest.approx(paper, abs=6e-5)
+        assert float(exact) > float(pap)
+    # the paper's fine-tuning boundary pi/3 -> 0.3333 in units of pi
+    assert "0.3333" in text
+    # scratch at gamma = 0.5, sigma = 0.2: 0.5 + 0.04 = 0.54
+    first = [line.split() for line in text.splitlines() if line.strip().startswith("0.50")][0]
+    assert float(first[1]) == pytest.approx(0.54, abs=6e-5)
+    # then the report is built: progress lines, the theory vs Monte-Carlo summary, the path
+    assert "[report" in text and "Theory vs Monte-Carlo" in text and "PASS" in text
+    assert "report.md" in text.strip().splitlines()[-1]
+
+
+def test_report_writes_out_dir(quick_report):
+    proc, out, _ = quick_report
+    assert proc.returncode == 0, proc.stderr
+    text = (out / "report.md").read_text()
+    assert "Phase boundaries" in text and "$$" in text
+    assert (out / "figures" / "phase_finetune.pdf").exists()
+    assert (out / "figures" / "double_descent.png").exists()
