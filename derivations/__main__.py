@@ -9,8 +9,9 @@ from . import MODULES, run_all
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the checks and print the table; the exit code is 1 if any check failed."""
-    names = sys.argv[1:] if argv is None else argv
+    """Run the checks (of the modules named in ``argv``; None or empty: all) and print the
+    table; the exit code is 1 if any check failed."""
+    names = list(argv or [])
     unknown = [n for n in names if n not in MODULES]
     if unknown:
         print(f"derivations: unknown module(s) {unknown}; choose among {list(MODULES)}",
@@ -32,4 +33,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -92,7 +92,7 @@ def test_main_exit_code_reports_failure(monkeypatch, capsys):
     monkeypatch.setattr("derivations.__main__.run_all",
                         lambda modules=None: [Result("good", True, SYMBOLIC),
                                               Result("bad", False, NUMERIC, "x")])
-    assert main([]) == 1
+    assert main() == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "1 failed" in out
 
