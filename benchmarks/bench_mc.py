@@ -290,7 +290,7 @@ def sample_grid(gammas, thetas, every: int, workers: int = 2) -> dict:
 
 def _print_sample(est: dict, every: int) -> None:
     print(f"authors' full grid estimated from {est['points']} of its {est['full_points']} "
-          f"points (every {every}-th theta at each gamma, scratch at each gamma; process CPU "
+          f"points (1 in {every} thetas at each gamma, scratch at each gamma; process CPU "
           f"seconds, scaled per gamma):")
     for method, seconds in est["per_method"].items():
         print(f"  {method:9s} {seconds:8.1f} s CPU (estimated, whole grid)")
