@@ -8,6 +8,10 @@ law does not depend on theta, linear transfer and fine-tuning at all 400 points;
 worker processes with one BLAS thread each). At gamma = 1 (n = d) the design's condition
 number is ~d^2 and the interpolator's expected risk infinite: those points run with a budget
 of 250 steps (1000 gradients) and are reported as not converged where they exceed it.
+``--grid --sample K`` estimates the full grid's time from a measured part of it instead
+(:func:`sample_grid`: at every gamma every K-th theta, K <= 10, scratch at every gamma; in
+this process, timed by process CPU, scaled to the whole grid per gamma). ``--near`` runs
+part 3 alone.
 
 Default run (``--no-subset`` skips part 4):
 
@@ -57,6 +61,7 @@ from symtransfer.mc.pipeline import (  # noqa: E402
     pretrain,
     target_data,
 )
+from symtransfer.sweep import run_sweep  # noqa: E402
 
 D, DEPTH, INSTANCES, ALPHA = 500, 2, 20, 1e-5
 PENALTY = 0.5  # penalized pretraining (dense Heun flow), timed beside the plain one
@@ -182,8 +187,6 @@ def run_grid(gammas, thetas, workers: int = 2) -> dict:
     method, the sweeps, and the non-converged instances. gamma = 1 (n = d), where the
     interpolator's expected risk is infinite and the design's condition number ~ d^2, runs as
     its own sweep with the budget GAMMA_ONE_STEPS: its runs converge or are reported."""
-    from symtransfer.sweep import run_sweep
-
     common = dict(sigma=SIGMA, d=D, instances=INSTANCES, depth=DEPTH, alpha=ALPHA,
                   workers=workers, progress=False)
     out = {}
@@ -201,6 +204,103 @@ def run_grid(gammas, thetas, workers: int = 2) -> dict:
             out[key] = dict(seconds=seconds, sweep=sweep,
                             not_converged=int((~sweep.converged).sum()))
     return out
+
+
+def sample_thetas(gamma_index: int, count: int, every: int) -> list[int]:
+    """Theta indices sampled at the gamma with index ``gamma_index``: every ``every``-th of
+    ``count``, starting at ``gamma_index mod every`` (the offset rotates with gamma, so that
+    the samples cover every theta of the grid)."""
+    return list(range(gamma_index % every, count, every))
+
+
+def _sampled_gamma(method: str, gamma: float, picks: list, thetas, common: dict,
+                   workers: int) -> tuple[float, int, int]:
+    """Estimated CPU seconds of ``method`` at ``gamma`` on the whole theta axis from the
+    sampled thetas ``picks`` (None: scratch, one point), the points run and the instance runs
+    not converged. The first point pays the per-gamma set-up (the design's SVD, and linear
+    transfer's SVD of the features), which the full grid pays once per worker; the others run
+    on the warm caches, as the full grid's points do."""
+    budget = {"max_steps": GAMMA_ONE_STEPS} if gamma == 1.0 else {}
+    if picks == [None]:
+        sweep, t = _cpu(lambda: run_sweep(method, {"gamma": [gamma]}, theta=THETA, **common,
+                                          **budget))
+        return t, 1, int((~sweep.converged).sum())
+    first, t_first = _cpu(lambda: run_sweep(method, {"gamma": [gamma],
+                                                     "theta": [thetas[picks[0]]]},
+                                            **common, **budget))
+    rest, t_rest = _cpu(lambda: run_sweep(method, {"gamma": [gamma],
+                                                   "theta": [thetas[i] for i in picks[1:]]},
+                                          **common, **budget))
+    point = t_rest / (len(picks) - 1)
+    setup = max(t_first - point, 0.0)
+    bad = int((~first.converged).sum() + (~rest.converged).sum())
+    return workers * setup + point * len(thetas), len(picks), bad
+
+
+def sample_grid(gammas, thetas, every: int, workers: int = 2) -> dict:
+    """An estimate of :func:`run_grid`'s time from a measured part of the grid.
+
+    Cost depends mostly on gamma (the design's conditioning), so the sample is stratified by
+    gamma: at every gamma, every ``every``-th theta (:func:`sample_thetas`, at least 2) for
+    linear transfer and fine-tuning, and scratch (one point per gamma) at every gamma. The
+    points run through ``run_sweep`` in this process (one BLAS thread) with the grid's
+    settings, timed by process CPU; a gamma's estimate is its set-up (first point minus the
+    others' mean) once per worker plus the mean point times the number of thetas
+    (:func:`_sampled_gamma`). Pretraining, shared by a worker's points, falls in the set-up of
+    each pretrained sweep's first gamma (so it is counted once per worker), except for linear
+    transfer's main sweep, whose pretraining is timed before it and added once per worker.
+    The two-worker wall estimate is the CPU total over 2: balanced workers on idle cores (the
+    end of each sweep waits for its slowest point, which is not counted)."""
+    if min(len(sample_thetas(gi, len(thetas), every)) for gi in range(len(gammas))) < 2:
+        raise ValueError(f"--sample {every}: at least 2 thetas per gamma are needed "
+                         f"(every <= {len(thetas) // 2})")
+    from symtransfer.mc.pipeline import pretrained
+
+    common = dict(sigma=SIGMA, d=D, instances=INSTANCES, depth=DEPTH, alpha=ALPHA,
+                  workers=0, progress=False)
+    pretrained.cache_clear()
+    point = {"gamma": [GAMMA], "theta": [THETA]}
+    _, t_warm = _cpu(lambda: run_sweep("linear", point, **common))
+    _, t_linear = _cpu(lambda: run_sweep("linear", point, **common))
+    t_pre = max(t_warm - t_linear, 0.0)  # the first run pretrains, the second reuses it
+    per_method = dict.fromkeys(("scratch", "linear", "finetune"), 0.0)
+    per_gamma = {method: {} for method in per_method}
+    points = not_converged = 0
+    # method by method as run_grid's sweeps (so the caches hold what a sweep's workers hold),
+    # gamma = 1 (its own sweep: the step budget, so another pretraining) after the others
+    order = [g for g in gammas if g != 1.0] + [g for g in gammas if g == 1.0]
+    for method in per_method:
+        for gamma in order:
+            if gamma == 1.0 or (method == "finetune" and gamma == order[0]):
+                pretrained.cache_clear()  # this sweep's pretraining is in its set-up
+            gi = list(gammas).index(gamma)
+            picks = [None] if method == "scratch" else sample_thetas(gi, len(thetas), every)
+            seconds, n, bad = _sampled_gamma(method, gamma, picks, thetas, common, workers)
+            per_method[method] += seconds
+            per_gamma[method][gamma] = seconds
+            points += n
+            not_converged += bad
+    pretrainings = workers  # linear's main sweep (warmed above); the others are in set-ups
+    cpu = sum(per_method.values()) + pretrainings * t_pre
+    return dict(per_method=per_method, per_gamma=per_gamma, t_pre=t_pre,
+                pretrainings=pretrainings, cpu=cpu,
+                wall2=cpu / workers, points=points, not_converged=not_converged,
+                full_points=len(gammas) * (1 + 2 * len(thetas)))
+
+
+def _print_sample(est: dict, every: int) -> None:
+    print(f"authors' full grid estimated from {est['points']} of its {est['full_points']} "
+          f"points (1 in {every} thetas at each gamma, scratch at each gamma; process CPU "
+          f"seconds, scaled per gamma):")
+    for method, seconds in est["per_method"].items():
+        print(f"  {method:9s} {seconds:8.1f} s CPU (estimated, whole grid)")
+        by_gamma = est["per_gamma"][method]
+        print("    by gamma: " + ", ".join(f"{g:g}: {by_gamma[g]:.0f}" for g in sorted(by_gamma)))
+    print(f"  pretraining {est['t_pre']:.1f} s CPU x {est['pretrainings']} (once per worker "
+          f"of linear transfer's main sweep; the other sweeps' are in their set-ups)")
+    print(f"  total {est['cpu'] / 60:.1f} min CPU; with two workers on two idle cores "
+          f"~{est['wall2'] / 60:.1f} min (target 10 min); {est['not_converged']} instance runs "
+          "of the sample not converged (gamma = 1 has a step budget)")
 
 
 def _print_grid(result: dict, label: str) -> None:
@@ -221,14 +321,26 @@ def _print_grid(result: dict, label: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grid", action="store_true", help="run the authors' full grid")
+    parser.add_argument("--sample", type=int, default=0, metavar="K",
+                        help="with --grid: estimate it from every K-th theta at each gamma")
+    parser.add_argument("--near", action="store_true",
+                        help="only part 3, the cost near the threshold")
     parser.add_argument("--no-subset", action="store_true",
                         help="skip the grid subset (part 4) of the default run")
     args = parser.parse_args()
+    if not 0 <= args.sample <= len(GRID_THETA) // 2:
+        parser.error(f"--sample K needs 1 <= K <= {len(GRID_THETA) // 2} (two thetas per gamma)")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
           f"(wall times are inflated when other work shares the cores; parts 1-3 report "
           f"process CPU time)")
+    if args.grid and args.sample:
+        _print_sample(sample_grid(GRID_GAMMA, GRID_THETA, args.sample), args.sample)
+        return
     if args.grid:
         _print_grid(run_grid(GRID_GAMMA, GRID_THETA), "authors' full 20 x 20 grid")
+        return
+    if args.near:
+        _print_near(near_threshold())
         return
     m = measure_point()
     print(f"authors' protocol at one grid point: d={D}, L={DEPTH}, {INSTANCES} instances, "
@@ -264,7 +376,15 @@ def main() -> None:
         print(f"  at the GEMM rate {f['t_gemm'] * 1e3:.2f} ms "
               f"({f['gemm_rate'] / 1e9:.1f} Gflop/s): ratio {per_eval / f['t_gemm']:.1f} "
               "(matrix-vector products are memory-bound: not reachable)")
-    near = near_threshold()
+    _print_near(near_threshold())
+    if args.no_subset:
+        return
+    _print_grid(run_grid(SUBSET_GAMMA, SUBSET_THETA),
+                f"grid subset gamma={SUBSET_GAMMA}, theta=pi/4")
+    print("  (the full grid: python benchmarks/bench_mc.py --grid)")
+
+
+def _print_near(near: dict) -> None:
     print("near the threshold, d = 200, 20 instances (same instances at both gammas), CPU "
           "seconds (least of 3 interleaved runs) and gradient evaluations (all instances; slowest "
           "instance):")
@@ -275,11 +395,6 @@ def main() -> None:
         print(f"            ratio 0.95/0.5: time {b['seconds'] / a['seconds']:.1f} (target <= 8; "
               f"Heun's was ~50), gradients {b['total'] / a['total']:.1f}; converged "
               f"{a['converged'] and b['converged']}")
-    if args.no_subset:
-        return
-    _print_grid(run_grid(SUBSET_GAMMA, SUBSET_THETA),
-                f"grid subset gamma={SUBSET_GAMMA}, theta=pi/4")
-    print("  (the full grid: python benchmarks/bench_mc.py --grid)")
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ never silently averaged.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -667,15 +668,28 @@ def _stage_table(stages: np.ndarray, width: int) -> tuple[np.ndarray, ...]:
     """Per-instance RKC coefficients (K, width + 1) for each instance's own stage count; past
     its last stage an instance stands still (mu = 1, nu = mu~ = gamma~ = 0), so its result does
     not depend on the stage counts of the instances beside it."""
-    K = len(stages)
-    mu, nu, mu_t, gamma_t = (np.zeros((K, width + 1)) for _ in range(4))
-    for s in np.unique(stages):
-        c = rkc.coefficients(int(s))
-        rows = stages == s
-        mu[rows, :s + 1], nu[rows, :s + 1] = c.mu, c.nu
-        mu_t[rows, :s + 1], gamma_t[rows, :s + 1] = c.mu_tilde, c.gamma_tilde
-        mu[rows, s + 1:] = 1.0
-    return mu, nu, mu_t, gamma_t
+    counts = set(stages.tolist())
+    if len(counts) == 1:  # every instance runs the same stages: one row, broadcast
+        table = np.broadcast_to(_padded_coefficients(counts.pop(), width),
+                                (len(stages), 4, width + 1))
+    else:
+        table = np.empty((len(stages), 4, width + 1))
+        for s in counts:
+            table[stages == s] = _padded_coefficients(s, width)
+    return table[:, 0], table[:, 1], table[:, 2], table[:, 3]
+
+
+@lru_cache(maxsize=4096)
+def _padded_coefficients(s: int, width: int) -> np.ndarray:
+    """(4, width + 1): mu, nu, mu~, gamma~ of s stages, padded to ``width`` stages by standing
+    still (mu = 1, the others 0); read-only, shared by the steps that use it."""
+    c = rkc.coefficients(s)
+    out = np.zeros((4, width + 1))
+    out[0, :s + 1], out[1, :s + 1], out[2, :s + 1], out[3, :s + 1] = \
+        c.mu, c.nu, c.mu_tilde, c.gamma_tilde
+    out[0, s + 1:] = 1.0
+    out.flags.writeable = False
+    return out
 
 
 def _select(mask: np.ndarray, a: _Gradient, b: _Gradient) -> _Gradient:
