@@ -38,9 +38,10 @@ def _derivation_key() -> str:
 #: CPU seconds of each derivation module (measured one after another in one process,
 #: 2026-12-03); a module not listed counts as :data:`_UNKNOWN_COST`. Used only to balance
 #: the background processes.
-_COST = {"phase": 6.2, "finetune": 3.5, "primitives": 0.8, "scratch": 0.1, "source": 0.1,
-         "linear": 0.3, "properties": 0.4, "distances": 3.2, "penalty": 1.7, "ridge": 1.0,
-         "spectra": 1.4, "optimizers": 0.8, "early_stopping": 2.8, "lp_ft": 5.1}
+_COST = {"primitives": 1.0, "scratch": 0.1, "source": 0.1, "linear": 0.2, "finetune": 2.8,
+         "phase": 5.2, "properties": 0.2, "ridge": 1.4, "distances": 2.7, "penalty": 1.3,
+         "spectra": 1.6, "spectra_source": 2.6, "spectra_aligned": 1.0, "optimizers": 0.8,
+         "early_stopping": 2.7, "lp_ft": 3.8, "l2sp": 3.6}
 _UNKNOWN_COST = 3.0
 #: modules that share derived results (phase reuses finetune's risks): one process each
 _TOGETHER = (("phase", "finetune"),)
