@@ -165,9 +165,13 @@ def _monte_carlo(cfg: Config, data: Path, workers, client, log: _Log):
     try:
         relu = relu_pool.submit(_relu_sweep, cfg, data)
         sweeps = _isotropic_sweeps(cfg, data, common, log)
+        log.stage("deep linear sweeps", "reused" if len(log.reused) == len(sweeps) else "")
+        # the checked runs need no ReLU data: they keep the pool busy while it finishes
+        out = _checked_runs(cfg, data, sweeps, workers, client, log)
         sweeps["relu"] = _relu_result(relu, cfg, log)
-        log.stage("sweeps", "reused" if len(log.reused) == len(sweeps) else "")
-        return _checked_runs(cfg, data, sweeps, workers, client, log)
+        log.stage("ReLU sweep (waiting for its process)",
+                  "reused" if f"relu_{cfg.name}.npz" in log.reused else "")
+        return out
     finally:
         relu_pool.shutdown(wait=False, cancel_futures=True)
         if shared is not None:
