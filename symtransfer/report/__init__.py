@@ -21,9 +21,9 @@ Modules: :mod:`.config` (settings), :mod:`.runs` (Monte-Carlo), :mod:`.checks` (
 verdicts), :mod:`.derivation_cache`, :mod:`.latex` (formulas), :mod:`.figures` (one function
 per figure family, each with its caption), :mod:`.markdown` and :mod:`.build`.
 
-The default finishes in about 2.5-3 minutes on two cores (the finite-size scaling, up to
-d = 800, is half of it); ``quick=True`` (small d, few instances: a smoke test of the whole
-pipeline) in well under a minute.
+The default finishes in about 62-68 s on two idle cores (about 125 s of CPU: re-deriving
+the formulas is a quarter of it); ``quick=True`` (small d, few instances: a smoke test of the
+whole pipeline, whose time is mostly the derivations) in about 45 s.
 """
 
 from __future__ import annotations
