@@ -396,35 +396,10 @@ def mp_ops(w: np.ndarray) -> _Ops:
 
 def mp_kappa(ev: np.ndarray, w: np.ndarray, gamma, lam=0):
     """kappa at the working precision from the atoms ``ev`` and weights ``w`` (mpf arrays):
-    bisection in log k of ``F(k) = E[k/(l+k)] - (1-gamma) - gamma lam/k`` on the bracket of
-    :meth:`Spectrum._kappa_newton`, then Newton steps; 0 for gamma >= 1 at lam = 0."""
-    import mpmath
+    :func:`symtransfer.spectra.solve_kappa_mp`; 0 for gamma >= 1 at lam = 0."""
+    from .spectra import solve_kappa_mp
 
-    g, la = mpmath.mpf(gamma), mpmath.mpf(lam)
-    if la == 0 and g >= 1:
-        return mpmath.mpf(0)
-    om = 1 - g
-
-    def F(k):
-        return mpmath.fsum(w * k / (ev + k)) - om - g * la / k
-
-    def dF(k):
-        return mpmath.fsum(w * ev / (ev + k) ** 2) + g * la / k ** 2
-
-    lmin, lmax = min(ev), max(ev)
-    lo = mpmath.log(la if la > 0 else lmin * om / g)
-    hi = mpmath.log(lmax * max(om, 0) / g + la + lmax)
-    with mpmath.workprec(mpmath.mp.prec + 20):
-        while hi - lo > mpmath.mpf(2) ** (-mpmath.mp.prec // 2):
-            mid = (lo + hi) / 2
-            if F(mpmath.exp(mid)) > 0:
-                hi = mid
-            else:
-                lo = mid
-        k = mpmath.exp((lo + hi) / 2)
-        for _ in range(4):
-            k -= F(k) / dF(k)
-    return +k
+    return solve_kappa_mp(list(ev), list(w), gamma, lam)
 
 
 _GUARD = 10  # extra digits of the mpmath evaluation, rounded off at the end

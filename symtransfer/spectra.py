@@ -165,39 +165,15 @@ class Spectrum:
         return np.exp(u)
 
     def kappa_mp(self, gamma: Any, lam: Any = 0, *, dps: int = 50):
-        """kappa with mpmath at ``dps`` digits: bisection of the same bracket in log k as the
-        float64 solver, on the cancellation-free ``F`` (see :meth:`_kappa_newton`), then two
-        Newton steps."""
+        """kappa with mpmath at ``dps`` digits (:func:`solve_kappa_mp`: bisection of the same
+        bracket in log k as the float64 solver, then Newton steps)."""
         import mpmath
 
         with mpmath.workdps(dps + 10):
             g, la = mpmath.mpf(gamma), mpmath.mpf(lam)
-            if la == 0 and g >= 1:
-                return mpmath.mpf(0)
             ev = [mpmath.mpf(float(v)) for v in self.eigenvalues]
             w = [mpmath.mpf(float(v)) for v in self.weights]
-            om = 1 - g
-
-            def F(k):
-                return mpmath.fsum(wi * k / (li + k) for li, wi in zip(ev, w)) - om - g * la / k
-
-            def dF(k):
-                return mpmath.fsum(wi * li / (li + k) ** 2 for li, wi in zip(ev, w)) \
-                    + g * la / k ** 2
-
-            lo = la if la > 0 else ev[0] * om / g
-            hi = ev[-1] * max(om, 0) / g + la + ev[-1]
-            lo, hi = mpmath.log(lo), mpmath.log(hi)
-            while hi - lo > mpmath.mpf(2) ** (-mpmath.mp.prec // 2):
-                mid = (lo + hi) / 2
-                if F(mpmath.exp(mid)) > 0:
-                    hi = mid
-                else:
-                    lo = mid
-            k = mpmath.exp((lo + hi) / 2)
-            for _ in range(3):  # quadratic convergence from half the digits
-                k -= F(k) / dF(k)
-            return +k
+            return solve_kappa_mp(ev, w, g, la)
 
     def functionals(self, gamma: Any, lam: Any = 0.0) -> dict[str, np.ndarray]:
         """kappa and the averages the risks need, float64:
@@ -283,3 +259,37 @@ class PowerLaw(Spectrum):
             lam = lam / lam.mean()
         self.spec = _PowerLawSpec(float(exponent), int(atoms), bool(normalize))
         super().__init__(lam)
+
+
+def solve_kappa_mp(ev, w, gamma, lam=0):
+    """kappa at the working precision from atoms ``ev`` and weights ``w`` (sequences of mpf):
+    bisection in log k of the cancellation-free ``F(k) = E[k/(l+k)] - (1-gamma) - gamma lam/k``
+    on the bracket of :meth:`Spectrum._kappa_newton` to half the digits (20 guard bits), then
+    Newton steps, which converge quadratically from there; 0 for gamma >= 1 at lam = 0."""
+    import mpmath
+
+    g, la = mpmath.mpf(gamma), mpmath.mpf(lam)
+    if la == 0 and g >= 1:
+        return mpmath.mpf(0)
+    om = 1 - g
+
+    def F(k):
+        return mpmath.fsum(wi * k / (li + k) for li, wi in zip(ev, w)) - om - g * la / k
+
+    def dF(k):
+        return mpmath.fsum(wi * li / (li + k) ** 2 for li, wi in zip(ev, w)) + g * la / k ** 2
+
+    lmin, lmax = min(ev), max(ev)
+    lo = mpmath.log(la if la > 0 else lmin * om / g)
+    hi = mpmath.log(lmax * max(om, 0) / g + la + lmax)
+    with mpmath.workprec(mpmath.mp.prec + 20):
+        while hi - lo > mpmath.mpf(2) ** (-mpmath.mp.prec // 2):
+            mid = (lo + hi) / 2
+            if F(mpmath.exp(mid)) > 0:
+                hi = mid
+            else:
+                lo = mid
+        k = mpmath.exp((lo + hi) / 2)
+        for _ in range(4):
+            k -= F(k) / dF(k)
+    return +k

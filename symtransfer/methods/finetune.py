@@ -60,10 +60,13 @@ def _step(ctx: Context) -> Outcome:
     return Outcome(net.end_to_end(), stats.converged, {"finetune": diagnostics(stats)})
 
 
-def _agreement(params: dict, d: int) -> tuple:
-    """Above gamma = 1 fine-tuning reaches least squares, like scratch: exact at finite d;
-    below, the asymptotic risk with the noise term's finite-n offset and O(1/d) fluctuations
-    of c (doubled with a finite source)."""
+def interpolating_agreement(method: str, params: dict, d: int, extra: float = 0.0,
+                            extra_why: str = "") -> tuple:
+    """What a Monte-Carlo mean of a method that interpolates the target data from pretrained
+    weights (fine-tuning, LP-FT) is compared with: above gamma = 1 it reaches least squares,
+    like scratch (exact at finite d); below, the asymptotic risk with the noise term's
+    finite-n offset, O(1/d) fluctuations of the null-space scale (doubled with a finite
+    source) and ``extra`` (named ``extra_why``)."""
     from .. import theory
 
     gamma, sigma, gamma_s = params["gamma"], params.get("sigma", 0.0), params.get("gamma_s")
@@ -71,12 +74,17 @@ def _agreement(params: dict, d: int) -> tuple:
     if gamma > 1 and abs(n - d) > 1:
         return (float(theory.risk("scratch", gamma=gamma, sigma=sigma, d=d)),
                 f"exact E R at d = {d}", 0.0, "0 (exact at this d)")
-    value = float(theory.risk("finetune", **params))
+    value = float(theory.risk(method, **params))
     noise = sigma ** 2 * abs(n / (d - n - 1) - gamma / (1 - gamma)) if gamma < 1 else 0.0
-    allow = noise + 2.0 / d + (2.0 / d if gamma_s is not None else 0.0)
+    allow = noise + extra + 2.0 / d + (2.0 / d if gamma_s is not None else 0.0)
     why = ("\u03c3\u00b2|n/(d\u2212n\u22121) \u2212 \u03b3/(1\u2212\u03b3)| + " if sigma else "") \
+        + extra_why \
         + ("4/d (c fluctuations, finite source)" if gamma_s is not None else "2/d (c fluctuations)")
     return value, "asymptotic", allow, why
+
+
+def _agreement(params: dict, d: int) -> tuple:
+    return interpolating_agreement("finetune", params, d)
 
 
 def _kernel_names(quantity: str, **options: Any) -> str:

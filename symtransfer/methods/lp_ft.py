@@ -59,25 +59,14 @@ def _step(ctx: Context) -> Outcome:
 
 
 def _agreement(params: dict, d: int) -> tuple:
-    """Above gamma = 1 LP-FT reaches least squares, like scratch: exact at finite d; below,
-    the asymptotic risk with the noise term's finite-n offset, O(1/d) fluctuations of c
-    (doubled with a finite source) and the probe's O(1/n) bias (E t^2 exceeds its limit by
-    (sin^2 + sigma^2)/(n - 2), which moves r)."""
-    from .. import theory
+    """Fine-tuning's comparison (:func:`~symtransfer.methods.finetune.interpolating_agreement`)
+    plus the probe's O(1/n) bias: E t^2 exceeds its limit by (sin^2 + sigma^2)/(n - 2), which
+    moves r."""
+    from .finetune import interpolating_agreement
 
-    gamma, sigma, gamma_s = params["gamma"], params.get("sigma", 0.0), params.get("gamma_s")
-    n = int(round(gamma * d))
-    if gamma > 1 and abs(n - d) > 1:
-        return (float(theory.risk("scratch", gamma=gamma, sigma=sigma, d=d)),
-                f"exact E R at d = {d}", 0.0, "0 (exact at this d)")
-    value = float(theory.risk("lp_ft", **params))
-    noise = sigma ** 2 * abs(n / (d - n - 1) - gamma / (1 - gamma)) if gamma < 1 else 0.0
-    probe = (1 + sigma ** 2) / n
-    allow = noise + probe + 2.0 / d + (2.0 / d if gamma_s is not None else 0.0)
-    why = ("\u03c3\u00b2|n/(d\u2212n\u22121) \u2212 \u03b3/(1\u2212\u03b3)| + " if sigma else "") \
-        + "(1+\u03c3\u00b2)/n (probe) + " \
-        + ("4/d (c fluctuations, finite source)" if gamma_s is not None else "2/d (c fluctuations)")
-    return value, "asymptotic", allow, why
+    n = int(round(params["gamma"] * d))
+    return interpolating_agreement("lp_ft", params, d, (1 + params.get("sigma", 0.0) ** 2) / n,
+                                   "(1+\u03c3\u00b2)/n (probe) + ")
 
 
 LP_FT = Method(
