@@ -72,12 +72,7 @@ def fair_phase_diagrams(*, sigma: float = 0.3, depth: int = 2, gamma=None, theta
                              cmap=DIVERGING, norm=norm, shading="auto", rasterized=True)
         if np.nanmin(T) < 0 < np.nanmax(T):
             ax.contour(X, G, T, levels=[0.0], colors="k", linewidths=2.0)
-        ax.axvline(2 / 3, color="0.2", ls="--", lw=1.0)
-        if G.min() < 1 < G.max():
-            _gamma_line(ax, label=False, horizontal=True)
-        ax.set_xlim(0, 1)
-        ax.set_ylim(G.min(), G.max())
-        ax.set_xlabel("\u03b8 / (\u03c0/2)")
+        _theta_gamma_axes(ax, G)
         tuned = "at its \u03bb*" if "tuned" in m.variants else "as it is"
         ax.set_title(f"{m.label} ({tuned})", fontsize=10)
     axes[0].set_ylabel("\u03b3 = n/d")
@@ -126,12 +121,7 @@ def best_method_maps(*, sigma: float = 0.3, depth: int = 2, gamma=None, theta=No
                       norm=BoundaryNorm(np.arange(len(order) + 1) - 0.5, len(order)))
         for k in np.unique(index):
             used[order[k]] = colors[k]
-        ax.axvline(2 / 3, color="0.2", ls="--", lw=1.0)
-        if G.min() < 1 < G.max():
-            _gamma_line(ax, label=False, horizontal=True)
-        ax.set_xlim(0, 1)
-        ax.set_ylim(G.min(), G.max())
-        ax.set_xlabel("\u03b8 / (\u03c0/2)")
+        _theta_gamma_axes(ax, G)
         ax.set_title(f"best method, {titles[baseline]}", fontsize=10)
     axes[0].set_ylabel("\u03b3 = n/d")
     label = {n: ("scratch (nothing transfers)" if n == "scratch" else methods.get(n).label)
@@ -141,3 +131,13 @@ def best_method_maps(*, sigma: float = 0.3, depth: int = 2, gamma=None, theta=No
     fig.suptitle("Best method at each (\u03b8, \u03b3): " + _params_text(sigma=sigma, depth=depth)
                  + "; dashed: \u03b8 = \u03c0/3", fontsize=11)
     return fig
+
+
+def _theta_gamma_axes(ax, G: np.ndarray) -> None:
+    """The (theta, gamma) panel's frame: theta = pi/3 dashed, gamma = 1 dotted, limits, label."""
+    ax.axvline(2 / 3, color="0.2", ls="--", lw=1.0)
+    if G.min() < 1 < G.max():
+        _gamma_line(ax, label=False, horizontal=True)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(G.min(), G.max())
+    ax.set_xlabel("\u03b8 / (\u03c0/2)")
