@@ -299,3 +299,19 @@ def test_penalty_transfer_theory_and_monte_carlo(sweeps):
     assert solid and all(np.min(l.get_ydata()) >= -1e-12 for l in solid)
     with pytest.raises(ValueError, match="gamma"):
         plots.penalty_transfer(gamma=0.25, sigma=0.2, thetas=thetas, mc=(sweeps["scratch"], ft))
+
+
+def test_spread_curves_start_at_the_isotropic_values_and_are_rendered():
+    import math
+
+    import symtransfer as st
+
+    fig, rows = plots.spread_curves(spreads=[0.0, 0.5, 0.9])
+    kw = dict(gamma=0.5, sigma=0.2)
+    assert rows["scratch R"][0] == pytest.approx(st.risk("scratch", **kw), rel=1e-12)
+    assert rows["fine-tuning T"][0] == pytest.approx(
+        st.transferability("finetune", theta=math.pi / 4, **kw), rel=1e-9)
+    assert rows["linear T"][0] == pytest.approx(
+        st.transferability("linear", theta=math.pi / 4, **kw), rel=1e-9)
+    assert rows["scratch R"][2] < rows["scratch R"][0]  # the spread lowers scratch's risk
+    assert len(fig.axes[0].get_lines()) == 4  # three curves and the zero line

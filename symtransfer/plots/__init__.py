@@ -73,6 +73,7 @@ from .spectra import (  # noqa: F401
     finetune_boundary_vs_noise,
     scaling_law,
     spectrum_phase_diagrams,
+    spread_curves,
 )
 from .stopping import (  # noqa: F401
     early_stopping_curves,
@@ -81,4 +82,4 @@ from .stopping import (  # noqa: F401
 )
 from .trajectory import risk_trajectories, trajectory_runs  # noqa: F401
 
-__all__ = ['DIVERGING', 'HALF_PI', 'METHODS_LABEL', 'METHOD_NAMES', 'NAN_HATCH', 'PARAM_SYMBOLS', 'mc_transferability', 'phase_diagram', 'transfer_slices', 'double_descent', 'ridge_curve', 'finetune_forms', 'form_runs', 'DISTANCE_LABELS', 'distance_transfer_table', 'distance_vs_transfer', 'phase_diagram_baselines', 'penalty_transfer', 'spectrum_phase_diagrams', 'finetune_boundary_vs_noise', 'risk_trajectories', 'trajectory_runs', 'step_size_effects', 'step_size_runs', 'method_risks', 'early_stopping_curves', 'early_stopping_theory_curves', 'stopping_runs', 'lp_ft_vs_finetune', 'fair_phase_diagrams', 'best_method_maps', 'covariate_shift', 'scaling_law']
+__all__ = ['DIVERGING', 'HALF_PI', 'METHODS_LABEL', 'METHOD_NAMES', 'NAN_HATCH', 'PARAM_SYMBOLS', 'mc_transferability', 'phase_diagram', 'transfer_slices', 'double_descent', 'ridge_curve', 'finetune_forms', 'form_runs', 'DISTANCE_LABELS', 'distance_transfer_table', 'distance_vs_transfer', 'phase_diagram_baselines', 'penalty_transfer', 'spectrum_phase_diagrams', 'finetune_boundary_vs_noise', 'risk_trajectories', 'trajectory_runs', 'step_size_effects', 'step_size_runs', 'method_risks', 'early_stopping_curves', 'early_stopping_theory_curves', 'stopping_runs', 'lp_ft_vs_finetune', 'fair_phase_diagrams', 'best_method_maps', 'covariate_shift', 'scaling_law', 'spread_curves']
