@@ -48,7 +48,7 @@ import sympy as sp
 from sympy.core.relational import Relational
 
 from symtransfer import formulas
-from symtransfer._roots import boundary_root_mpmath, positive_root_mpmath, probed_root_mpmath
+from symtransfer._roots import MPMATH as _ROOTS
 from symtransfer.lp_ft_expressions import BoundaryRoot, ProbedRoot
 from symtransfer.symbols import d, depth, gamma, gamma_s, lam, mu, n, sigma, sigma_s, theta
 
@@ -146,25 +146,11 @@ def evaluate(expr: sp.Expr, point: Mapping[sp.Symbol, sp.Expr]) -> mpmath.mpc | 
                           mpmath.mpf(sp.Float(im, WORK_DIGITS)._mpf_))
 
 
-def _positive_root(L, a, b):
-    return positive_root_mpmath(int(L), a, b)
-
-
-def _probed_root(L, alpha, beta, b):
-    return probed_root_mpmath(int(L), alpha, beta, b)
-
-
-def _boundary_root(L, beta, b):
-    return boundary_root_mpmath(int(L), beta, b)
-
-
 @lru_cache(maxsize=512)
 def _compiled(expr: sp.Expr, symbols: tuple[sp.Symbol, ...]) -> Callable:
-    """``expr`` as an mpmath function of ``symbols`` (sympy.lambdify; PositiveRoot by
-    :func:`symtransfer._roots.positive_root_mpmath`)."""
-    return sp.lambdify(symbols, expr, modules=[{"PositiveRoot": _positive_root,
-                                                "ProbedRoot": _probed_root,
-                                                "BoundaryRoot": _boundary_root}, "mpmath"])
+    """``expr`` as an mpmath function of ``symbols`` (sympy.lambdify; the roots by
+    :data:`symtransfer._roots.MPMATH`)."""
+    return sp.lambdify(symbols, expr, modules=[_ROOTS, "mpmath"])
 
 
 def evaluate_fast(expr: sp.Expr, point: Mapping[sp.Symbol, sp.Expr]) -> mpmath.mpc | None:

@@ -376,3 +376,12 @@ def boundary_root_mpmath(L: int, beta, b):
         if abs(step) <= tol * x:
             return x
     raise ValueError(f"BoundaryRoot({L}, {beta}, {b}): Newton did not converge")  # pragma: no cover
+
+
+#: the mpmath roots under their sympy names, for ``sympy.lambdify(..., modules=[MPMATH,
+#: "mpmath"])`` (the depth L arrives as a number; the roots take it as an int)
+MPMATH = {
+    "PositiveRoot": lambda L, a, b: positive_root_mpmath(int(L), a, b),
+    "ProbedRoot": lambda L, alpha, beta, b: probed_root_mpmath(int(L), alpha, beta, b),
+    "BoundaryRoot": lambda L, beta, b: boundary_root_mpmath(int(L), beta, b),
+}

@@ -49,7 +49,7 @@ from sympy.core.relational import Relational
 
 from . import domains
 from . import validation as V
-from ._roots import boundary_root_mpmath, positive_root_mpmath, probed_root_mpmath
+from ._roots import MPMATH as _ROOTS
 from .formulas import PositiveRoot
 from .parsing import ALIASES, ParseError, parameter_name, parse
 from .symbols import BY_NAME
@@ -470,27 +470,9 @@ def _symbolic(cand: sp.Expr, ref: sp.Expr, deadline: float, heavy: bool,
 # ----------------------------------------------------------------------------- numeric
 
 
-def _positive_root(L, a, b):
-    """PositiveRoot(L, a, b) at the working precision, any depth (L arrives as a number)."""
-    return positive_root_mpmath(int(L), a, b)
-
-
-def _probed_root(L, alpha, beta, b):
-    """ProbedRoot(L, alpha, beta, b) (LP-FT's scale) at the working precision."""
-    return probed_root_mpmath(int(L), alpha, beta, b)
-
-
-def _boundary_root(L, beta, b):
-    """BoundaryRoot(L, beta, b) (LP-FT's phase boundary) at the working precision."""
-    return boundary_root_mpmath(int(L), beta, b)
-
-
 def _compile(e: sp.Expr, symbols: list[sp.Symbol]):
     """mpmath function of ``symbols`` (printed from the validated tree, arguments dummified)."""
-    return sp.lambdify(symbols, e, modules=[{"PositiveRoot": _positive_root,
-                                             "ProbedRoot": _probed_root,
-                                             "BoundaryRoot": _boundary_root}, "mpmath"],
-                       dummify=True)
+    return sp.lambdify(symbols, e, modules=[_ROOTS, "mpmath"], dummify=True)
 
 
 def _evaluate(f, args: list, dps: int, digits: int):
