@@ -208,3 +208,12 @@ def test_sweep_round_trip_and_resume(tmp_path, monkeypatch):
         run_relu_sweep(grid, **{**kw, "instances": 4})
     with pytest.raises(ValueError, match="grid parameter"):
         run_relu_sweep({"depth": [2]}, d=10, instances=3)
+
+
+def test_sweep_in_worker_processes_gives_the_serial_numbers():
+    grid = {"gamma": [0.5, 1.0], "theta": [0.0, math.pi / 2]}
+    kw = dict(d=10, instances=2, progress=False)
+    serial = run_relu_sweep(grid, workers=1, **kw)
+    parallel = run_relu_sweep(grid, workers=2, **kw)
+    for name in ("errors", "converged", "steps", "residual", "done"):
+        assert np.array_equal(getattr(serial, name), getattr(parallel, name), equal_nan=True)

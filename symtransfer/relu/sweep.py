@@ -219,24 +219,14 @@ def _execute(settings, todo, methods, workers, progress):
                 if bar is not None:
                     bar.update(1)
             return
-        import concurrent.futures as cf
-
-        from ..sweep import one_blas_thread, process_pool
+        from ..sweep import _gathered, one_blas_thread, process_pool
 
         with one_blas_thread():
             pool = process_pool(min(workers, len(todo)))
             futures = {pool.submit(run_point, settings, params, methods): index
                        for index, params in todo}
         with pool:
-            try:
-                for future in cf.as_completed(futures):
-                    yield futures[future], future.result()
-                    if bar is not None:
-                        bar.update(1)
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
+            yield from _gathered(futures, bar)
     finally:
         if bar is not None:
             bar.close()
