@@ -784,14 +784,13 @@ def lam_star_l2sp_population(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, 
 
 def lam_star_l2sp_finite(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
     _x0 = numpy.less(gamma_s, 1)
-    _x1 = gamma_s - 1
-    _x2 = _x1**(-1.0)
-    _x3 = sigma_s**2
-    _x4 = numpy.cos(theta)
-    _x5 = 2*gamma_s
-    _x6 = 2*_x4
-    _x7 = sigma**2/gamma
-    return numpy.where(numpy.logical_and(numpy.logical_or.reduce((_x0,numpy.equal(_x2*(_x3 + _x4*(2 - _x5)), -2))), numpy.logical_or.reduce((numpy.greater_equal(gamma_s, 1),numpy.equal(_x2*gamma_s*(_x1*(1 - _x6) - _x3), -1)))), numpy.inf, numpy.where(_x0, _x7/(-_x4*_x5 + gamma_s + 1 - _x3*gamma_s/_x1), _x7/(_x2*_x3 - _x6 + 2)))
+    _x1 = 2*numpy.cos(theta)
+    _x2 = sigma_s**2
+    _x3 = gamma_s - 1
+    _x4 = -_x1*gamma_s - _x2*gamma_s/_x3 + gamma_s
+    _x5 = sigma**2/gamma
+    _x6 = -_x1 + _x2/_x3
+    return numpy.where(numpy.logical_and(_x0, numpy.equal(_x4, -1)), numpy.inf, numpy.where(_x0, _x5/(_x4 + 1), numpy.where(numpy.equal(_x6, -2), numpy.inf, _x5/(_x6 + 2))))
 
 
 def risk_scratch_ridge(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
@@ -824,33 +823,26 @@ def risk_l2sp_tuned_population(gamma, theta, sigma, lam, depth, gamma_s, sigma_s
 
 
 def risk_l2sp_tuned_finite(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):
-    _x0 = gamma_s - 1
+    _x0 = 2*numpy.cos(theta)
     _x1 = sigma_s**2
-    _x2 = _x1*gamma_s
-    _x3 = numpy.cos(theta)
-    _x4 = 2*gamma_s
-    _x5 = -_x3*_x4 + gamma_s + 1
-    _x6 = _x5 - _x2/_x0
-    _x7 = sigma**2
-    _x8 = gamma - 1
-    _x9 = _x6*_x8
-    _x10 = _x7 + _x9
-    _x11 = _x10**2
-    _x12 = 4*_x7
-    _x13 = _x12*_x6
-    _x14 = 2*_x7
-    _x15 = numpy.less(gamma_s, 1)
-    _x16 = _x0**(-1.0)
-    _x17 = _x0*_x7
-    _x18 = numpy.logical_or.reduce((_x15,numpy.greater(_x16*(_x17 + _x8*(_x1 + (1 - _x3)*(_x4 - 2))), 0)))
-    _x19 = numpy.logical_or.reduce((numpy.greater_equal(gamma_s, 1),numpy.greater(_x16*(_x17 - _x8*(-_x0*_x5 + _x2)), 0)))
-    _x20 = _x1*_x16 - 2*_x3 + 2
-    _x21 = _x20*_x8
-    _x22 = _x21 + _x7
-    _x23 = _x22**2
-    _x24 = _x12*_x20
-    _x25 = (1/2)*_x7
-    return numpy.where(numpy.logical_and(numpy.logical_and(_x15, _x18), _x19), _x14*_x6/(_x10*(numpy.sqrt(1 + _x13/_x11) + 1)), numpy.where(numpy.logical_and(_x18, _x19), _x14*_x20/(_x22*(numpy.sqrt(1 + _x24/_x23) + 1)), numpy.where(_x15, -_x25 - 1/2*_x9 + (1/2)*numpy.sqrt(_x11 + _x13), -1/2*_x21 - _x25 + (1/2)*numpy.sqrt(_x23 + _x24))))
+    _x2 = gamma_s - 1
+    _x3 = -_x0*gamma_s - _x1*gamma_s/_x2 + gamma_s + 1
+    _x4 = sigma**2
+    _x5 = gamma - 1
+    _x6 = _x3*_x5
+    _x7 = _x4 + _x6
+    _x8 = _x7**2
+    _x9 = 4*_x4
+    _x10 = _x3*_x9
+    _x11 = 2*_x4
+    _x12 = numpy.less(gamma_s, 1)
+    _x13 = (1/2)*_x4
+    _x14 = -_x0 + _x1/_x2 + 2
+    _x15 = _x14*_x5
+    _x16 = _x15 + _x4
+    _x17 = _x16**2
+    _x18 = _x14*_x9
+    return numpy.where(numpy.logical_and(_x12, numpy.greater(_x7, 0)), _x11*_x3/(_x7*(numpy.sqrt(_x10/_x8 + 1) + 1)), numpy.where(_x12, -_x13 - 1/2*_x6 + (1/2)*numpy.sqrt(_x10 + _x8), numpy.where(numpy.greater(_x16, 0), _x11*_x14/(_x16*(numpy.sqrt(1 + _x18/_x17) + 1)), -_x13 - 1/2*_x15 + (1/2)*numpy.sqrt(_x17 + _x18))))
 
 
 def risk_scratch_d(gamma, theta, sigma, lam, depth, gamma_s, sigma_s, d, mu):

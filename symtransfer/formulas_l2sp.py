@@ -61,11 +61,21 @@ def l2sp(source: str = "population") -> sp.Expr:
                         (_noise_least_squares(gamma, sigma), True))
 
 
+def _per_branch(r2: sp.Expr, build) -> sp.Expr:
+    """``build(r2)`` branch by branch of ``r2`` (the finite source's |w|^2 is piecewise in
+    gamma_s): a condition on r2 itself (``r2 > 0``) then holds no Piecewise, which sympy
+    would otherwise rewrite into if-then-else logic and simplify for seconds."""
+    r2 = sp.piecewise_fold(r2)
+    if not isinstance(r2, sp.Piecewise):
+        return sp.piecewise_fold(build(r2))
+    return sp.piecewise_fold(sp.Piecewise(*[(build(e), c) for e, c in r2.args]))
+
+
 def l2sp_optimal_penalty(source: str = "population") -> sp.Expr:
     """``lam* = sigma^2/(gamma |w|^2)``: dR/dlam = (|w|^2 lam - sigma^2 psi)(2 m' - lam m'') vanishes
     only there. ``inf`` where nothing is left to learn (|w| = 0: stay at beta_hat_s)."""
-    r2 = residual_norm2(source)
-    return sp.piecewise_fold(sp.Piecewise((sp.oo, sp.Eq(r2, 0)), (sigma ** 2 / (gamma * r2), True)))
+    return _per_branch(residual_norm2(source), lambda r2: sp.Piecewise(
+        (sp.oo, sp.Eq(r2, 0)), (sigma ** 2 / (gamma * r2), True)))
 
 
 def l2sp_optimal(source: str = "population") -> sp.Expr:
@@ -76,11 +86,13 @@ def l2sp_optimal(source: str = "population") -> sp.Expr:
     (the optimal-ridge risk with teacher norm |w|; |w| = 1 is scratch's optimal ridge). Finite at
     gamma = 1. Written without cancellation for s > 0, as in :func:`formulas.optimal_ridge`.
     """
-    r2 = residual_norm2(source)
-    s = r2 * (gamma - 1) + sigma ** 2
-    stable = 2 * sigma ** 2 * r2 / (s * (1 + sp.sqrt(1 + 4 * sigma ** 2 * r2 / s ** 2)))
-    return sp.piecewise_fold(sp.Piecewise((stable, s > 0),
-                                          ((sp.sqrt(s ** 2 + 4 * sigma ** 2 * r2) - s) / 2, True)))
+    def build(r2: sp.Expr) -> sp.Expr:
+        s = r2 * (gamma - 1) + sigma ** 2
+        stable = 2 * sigma ** 2 * r2 / (s * (1 + sp.sqrt(1 + 4 * sigma ** 2 * r2 / s ** 2)))
+        return sp.Piecewise((stable, s > 0), ((sp.sqrt(s ** 2 + 4 * sigma ** 2 * r2) - s) / 2,
+                                              True))
+
+    return _per_branch(residual_norm2(source), build)
 
 
 def network_equation(cos: sp.Expr, M0: sp.Expr, M1: sp.Expr) -> sp.Expr:
