@@ -49,10 +49,12 @@ def test_writes_report_figures_and_data(built):
     out, path, _, data = built
     assert path == out / "report.md" and path.exists()
     for name in FAMILIES:
-        for ext in ("png", "pdf"):
-            f = out / "figures" / f"{name}.{ext}"
-            assert f.exists() and f.stat().st_size > 1000, f
+        f = out / "figures" / f"{name}.png"
+        assert f.exists() and f.stat().st_size > 1000, f
         assert f"figures/{name}.png" in path.read_text()
+        # the quick report's figures are a smoke test: PNG only, and no link to a PDF
+        assert not (out / "figures" / f"{name}.pdf").exists()
+        assert f"figures/{name}.pdf" not in path.read_text()
     assert {"scratch_gamma_quick.npz", "linear_phase_quick.npz", "finetune_phase_quick.npz",
             "ridge_quick.npz", "runs_quick.npz", "derivations.json"} <= set(data)
 
@@ -165,5 +167,34 @@ def test_report_writes_out_dir(quick_report):
     assert proc.returncode == 0, proc.stderr
     text = (out / "report.md").read_text()
     assert "Phase boundaries" in text and "$$" in text
-    assert (out / "figures" / "phase_finetune.pdf").exists()
     assert (out / "figures" / "double_descent.png").exists()
+
+
+def test_save_reuses_the_layout_for_the_pdf(tmp_path):
+    """_save freezes the constrained layout after the PNG: the PDF has the PNG's axes
+    positions, within 0.5% of the figure of the layout the PDF renderer would solve itself."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from symtransfer.report.figures import _save
+
+    def make():
+        fig = Figure(figsize=(6, 3), layout="constrained")
+        for ax in fig.subplots(1, 2):
+            im = ax.imshow(np.arange(9.0).reshape(3, 3))
+            ax.set_title(r"$\theta/\pi$")
+            ax.set_xlabel("gamma = n/d")
+            fig.colorbar(im, ax=ax, label="T")
+        return fig
+
+    fig = make()
+    paths = _save(fig, tmp_path, "f")
+    assert [p.name for p in paths] == ["f.png", "f.pdf"]
+    assert all(p.stat().st_size > 1000 for p in paths)
+    assert (tmp_path / "f.pdf").read_bytes().startswith(b"%PDF")
+    own = make()
+    own.savefig(tmp_path / "own.pdf")  # the PDF renderer's own constrained layout
+    for a, b in zip(fig.axes, own.axes, strict=True):
+        assert np.allclose(a.get_position().bounds, b.get_position().bounds, atol=5e-3)
+    assert _save(make(), tmp_path, "g", ("png",)) == [tmp_path / "g.png"]
+    assert not (tmp_path / "g.pdf").exists()

@@ -6,13 +6,19 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..sweep import one_blas_thread
+from .._ranked_pool import RankedPool
+from ..sweep import one_blas_thread, process_pool
 from .config import FULL, QUICK, _Log
 from .derivation_cache import _Derivations
-from .figures import _make_figures
+from .figures import FAMILIES, _collected, _submit_figures, uses_monte_carlo
 from .latex import FORMULAS, _formula_status, _latex
 from .markdown import _text_table, _write_markdown
-from .runs import _monte_carlo
+from .runs import _monte_carlo, _submit_relu
+
+#: ranks of the report's tasks in its worker pool (lower: handed out first). The simulations
+#: and the ReLU sweep are rank 0: the Monte-Carlo figures wait for them; the theory-only
+#: figures and the derivations fill whatever worker they leave free.
+MC_FIGURES, THEORY_FIGURES, FILLER = 1, 2, 3
 
 
 def build_report(out: str | os.PathLike = "report", quick: bool = False,
@@ -23,12 +29,14 @@ def build_report(out: str | os.PathLike = "report", quick: bool = False,
     out : the report folder (``figures/``, ``data/``, ``report.md``). Rerunning into the
         same folder reuses the Monte-Carlo data and (when their sources are unchanged) the
         derivation results.
-    quick : small d and few instances (a smoke test, well under a minute).
-    workers : local worker processes for the simulations (default: one per core, or this
-        process only with ``quick``, whose simulations cost less than starting workers; 0 or
-        1: this process only). The re-derivation runs in one background process regardless.
+    quick : small d and few instances (a smoke test).
+    workers : local worker processes (default: one per core, at least 2). They run
+        everything but the bookkeeping, from one queue, biggest tasks first: the
+        re-derivation (in as many parts), the ReLU sweep, the theory-only figures, the
+        simulations, then the figures of the Monte-Carlo data. 0 or 1: the simulations run in
+        this process (the derivations and figures still in 2 workers).
     client : a ``dask.distributed.Client`` or a scheduler address: the sweeps and
-        simulations run on that cluster.
+        simulations run on that cluster (the derivations and figures locally).
     """
     import matplotlib  # noqa: F401  (fail before any simulation when it is missing)
 
@@ -36,8 +44,8 @@ def build_report(out: str | os.PathLike = "report", quick: bool = False,
 
     log = _Log()
     cfg = QUICK if quick else FULL
-    if quick and workers is None and client is None:
-        workers = 0  # tiny simulations: starting worker processes would cost more
+    size = (os.cpu_count() or 1) if workers is None else int(workers)
+    simulations_here = client is None and size <= 1
     out = Path(out)
     data, figures = out / "data", out / "figures"
     data.mkdir(parents=True, exist_ok=True)
@@ -48,27 +56,35 @@ def build_report(out: str | os.PathLike = "report", quick: bool = False,
 
         client = Client(client)
     log(f"building the {cfg.name} report in {out}/ ("
-        + ("dask" if client is not None else
-           f"{workers if workers is not None else os.cpu_count()} worker process(es)") + ")")
-    derivation = None
+        + ("simulations on dask" if client is not None else
+           "simulations in this process" if simulations_here else
+           f"{max(2, size)} worker processes") + ")")
+    derivation = pool = None
     try:
-        derivation = _Derivations(data, background=True, log=log)
-        log.stage("setup")
-        with one_blas_thread():
-            sweeps, forms, table, grid_checks, scaling = _monte_carlo(cfg, data, workers,
-                                                                      client, log)
-        made = _make_figures(cfg, sweeps, forms, figures, log,
-                             workers=min(2, os.cpu_count() or 1) if client is None else 1)
-        log.stage("figures")
+        with one_blas_thread():  # the workers start at the first submissions
+            count = max(2, size)
+            pool = RankedPool(process_pool(count), count)
+            relu = _submit_relu(pool, cfg, data)  # rank 0, like the simulations
+            derivation = _Derivations(data, pool, 3 * count, log, rank=FILLER)
+            theory = tuple(f for f in FAMILIES if not uses_monte_carlo(f))
+            drawn = _submit_figures(pool, THEORY_FIGURES, theory, cfg, {}, {}, figures, log)
+            log.stage("setup")
+            here = 0 if simulations_here else None if client is not None else pool
+            sweeps, forms, table, grid_checks, scaling = _monte_carlo(cfg, data, here, client,
+                                                                      log, pool, relu)
+        drawn.update(_submit_figures(pool, MC_FIGURES, tuple(f for f in FAMILIES
+                                                              if f not in theory),
+                                     cfg, sweeps, forms, figures, log))
         formulas = [(title, _latex(method, options), prefixes)
                     for title, method, options, prefixes in FORMULAS]
         formulas = [f for f in formulas if f[1] is not None]
-        log.stage("formulas (LaTeX)")
+        made = _collected(drawn)
+        log.stage("figures (waiting for the workers)")
         results = derivation.result()
         formulas = [(title, latex, _formula_status(prefixes, results[0]))
                     for title, latex, prefixes in formulas]
-        log.stage("derivations (waiting for the background process)",
-                  "reused" if results[2] else f"{results[1]:.1f} s in the background")
+        log.stage("derivations (waiting for the workers)",
+                  "reused" if results[2] else f"{results[1]:.1f} s of derivation work")
         path = out / "report.md"
         _write_markdown(path, cfg=cfg, made=made, table=table, grid_checks=grid_checks,
                         derivation=results, log=log, timings=list(log.stages),
@@ -76,6 +92,8 @@ def build_report(out: str | os.PathLike = "report", quick: bool = False,
     finally:
         if derivation is not None:
             derivation.close()
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
         if own_client:
             client.close()
     grid_all = [c for checks in grid_checks.values() for c in checks]

@@ -53,6 +53,9 @@ class Config:
     fss_ds: tuple = (50, 100, 200)
     fss_instances: int = 16  # = table_instances: the depth-3 case at d = 200 is its largest run
     fss_params: tuple = (("gamma", 0.6), ("theta", 3 * PI / 8), ("sigma", 0.5), ("depth", 3))
+    # the figures' files: PNG for report.md, PDF for papers (the quick report's small-d
+    # figures are a smoke test, not for print: PNG only)
+    formats: tuple = ("png", "pdf")
 
 
 FULL = Config("full", d=100, instances=8)
@@ -65,7 +68,7 @@ QUICK = Config("quick", d=50, instances=8, phase_gammas=(0.4, 0.6, 1.4),
                table_instances=8, penalty_gamma=0.4, penalty_mus=(0.0, 0.4, 0.8, 1.2),
                penalty_thetas=(PI / 4, 7 * PI / 16), relu_gammas=(0.4, 1.0),
                relu_thetas=(0.0, PI / 4, PI / 2), relu_instances=4, fss_ds=(40, 80),
-               fss_instances=8)
+               fss_instances=8, formats=("png",))
 
 
 class _Log:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from concurrent.futures import Executor
 from pathlib import Path
 
-from ..sweep import process_pool
 from .config import _Log
 
 
@@ -70,15 +70,19 @@ def _derive(modules: tuple[str, ...] | None = None) -> tuple[list[tuple], float]
 
 
 class _Derivations:
-    """derivations.run_all(), from the cache when its sources are unchanged, otherwise in two
-    background processes (two groups of modules of similar cost) while the Monte-Carlo runs."""
+    """derivations.run_all(), from the cache when its sources are unchanged, otherwise as
+    ``groups`` tasks (modules of similar cost) in ``pool``, the report's worker processes,
+    while the Monte-Carlo runs (in this process at :meth:`result` without a pool). With a
+    :class:`symtransfer._ranked_pool.RankedPool` they are fillers of rank ``rank``: any
+    worker that the more urgent work leaves free takes the next one."""
 
-    def __init__(self, data: Path, background: bool, log: _Log) -> None:
+    def __init__(self, data: Path, pool: Executor | None, groups: int, log: _Log,
+                 rank: int = 0) -> None:
         self.path = data / "derivations.json"
         self.key = _derivation_key()
         self.log = log
         self.cached = None
-        self.future = self.pool = None
+        self.future = None
         if self.path.exists():
             try:
                 saved = json.loads(self.path.read_text())
@@ -86,19 +90,19 @@ class _Derivations:
                     self.cached = ([tuple(r) for r in saved["results"]], saved["seconds"])
             except (OSError, ValueError, KeyError):
                 pass
-        if self.cached is None and background:
+        if self.cached is None and pool is not None:
             from symtransfer import derivations
 
-            groups = _groups(tuple(derivations.MODULES), 2)
-            self.pool = process_pool(len(groups))
-            self.future = [self.pool.submit(_derive, g) for g in groups]
-            log(f"derivations: re-deriving every formula in {len(groups)} background "
-                "processes")
+            chosen = _groups(tuple(derivations.MODULES), max(1, groups))
+            submit = (pool.submit if not hasattr(pool, "submit_ranked") else
+                      lambda *a: pool.submit_ranked(rank, *a))
+            self.future = [submit(_derive, g) for g in chosen]
+            log(f"derivations: re-deriving every formula in {len(chosen)} background "
+                "tasks")
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=False, cancel_futures=True)
-            self.pool = None
+        for future in self.future or ():
+            future.cancel()
 
     def result(self) -> tuple[list[tuple], float, bool]:
         if self.cached is not None:
@@ -106,9 +110,8 @@ class _Derivations:
             return (*self.cached, True)
         if self.future is not None:
             parts = [f.result() for f in self.future]
-            self.close()
             results = [r for part, _ in parts for r in part]
-            seconds = max(s for _, s in parts)  # wall time: the groups run side by side
+            seconds = sum(s for _, s in parts)  # the tasks' own wall times, added up
         else:
             results, seconds = _derive()
         self.path.write_text(json.dumps({"key": self.key, "seconds": seconds,

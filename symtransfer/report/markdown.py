@@ -82,14 +82,16 @@ def _write_markdown(path: Path, *, cfg: Config, made: list, table: list[Check],
           f"- **Derivations:** {len(results) - len(failed)} of {len(results)} checks pass "
           f"({', '.join(f'{n} {h}' for h, n in _count_how(results))})"
           + (f"; **{len(failed)} FAILED**" if failed else "") + ".",
-          f"- **Figures:** {len(made)} (PNG and PDF in `figures/`).",
+          f"- **Figures:** {len(made)} ({' and '.join(f.upper() for f in cfg.formats)} in "
+          "`figures/`).",
           f"- **Wall time:** {log.elapsed:.1f} s"
           + (f" (Monte-Carlo data reused from an earlier run: {', '.join(log.reused)})"
              if log.reused else "") + ".", ""]
     md += ["## Figures", ""]
     for i, (name, title, caption) in enumerate(made, 1):
         md += [f"### {i}. {title}", "", f"![{title}](figures/{name}.png)", "",
-               f"*Figure {i}.* {caption} ([PDF](figures/{name}.pdf))", ""]
+               f"*Figure {i}.* {caption}"
+               + (f" ([PDF](figures/{name}.pdf))" if "pdf" in cfg.formats else ""), ""]
     md += ["## Theory vs Monte-Carlo", "",
            "Each case of `symtransfer.tables.MC_CASES` is simulated at d = "
            f"{cfg.table_d} with {cfg.table_instances} instances and compared with the theory: "
@@ -168,7 +170,7 @@ def _write_markdown(path: Path, *, cfg: Config, made: list, table: list[Check],
         md += [f"**{title}.** {status}", "", "$$", latex, "$$", ""]
     md += ["## Derivation status", "",
            f"`derivations.run_all()`: {len(results)} checks, {len(failed)} failed "
-           f"({derive_seconds:.1f} s"
+           f"({derive_seconds:.1f} s of derivation work"
            f"{', cached: derivation sources unchanged' if derive_cached else ''}).", ""]
     rows = []
     for module, items in _by_module(results):

@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import time
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from pathlib import Path
 from typing import Any, Callable
 
@@ -79,7 +79,7 @@ def _relu_result(future, cfg: Config, log: _Log):
     log(f"sweep relu_{cfg.name}: {len(cfg.relu_gammas) * len(cfg.relu_thetas)} points "
         f"(two-layer ReLU, scratch/linear/fine-tuning, {cfg.relu_instances} instances) "
         + (f"reused from {name}" if reused else
-           f"in {seconds:.1f} s in a background process"))
+           f"in {seconds:.1f} s in a worker process"))
     return sweep
 
 
@@ -149,33 +149,31 @@ def _cached_runs(path: Path, definition: dict, tasks: list[tuple], workers, clie
     return runs
 
 
-def _monte_carlo(cfg: Config, data: Path, workers, client, log: _Log):
+def _monte_carlo(cfg: Config, data: Path, workers, client, log: _Log, pool: Executor,
+                 relu: Future | None = None):
     """The sweeps, the fine-tuning form runs and the checked cases, with their checks.
 
-    Run inside :class:`symtransfer.sweep.one_blas_thread`. Locally, one pool of ``workers``
-    processes serves every sweep and simulation (its workers keep their caches -- designs,
-    pretrained weights -- and are started once), beside one process for the ReLU sweep."""
-    count = (os.cpu_count() or 1) if workers is None else workers
-    shared = process_pool(count) if client is None and count > 1 else None
-    if shared is not None:
-        workers = shared
+    Run inside :class:`symtransfer.sweep.one_blas_thread`. ``workers`` is where the
+    simulations run: ``pool`` (the report's worker processes, which keep their caches --
+    designs, pretrained weights -- from one sweep to the next), 0/1 for this process, or
+    ``client`` (dask). The ReLU sweep is one task: ``relu`` if the caller submitted it
+    already (:func:`_submit_relu`), otherwise it is submitted to ``pool`` here."""
     common = dict(d=cfg.d, instances=cfg.instances, seed=cfg.seed, sigma=cfg.sigma,
                   workers=workers, client=client)
-    relu_pool = process_pool(1)  # the ReLU sweep is one process's work: beside the others
-    try:
-        relu = relu_pool.submit(_relu_sweep, cfg, data)
-        sweeps = _isotropic_sweeps(cfg, data, common, log)
-        log.stage("deep linear sweeps", "reused" if len(log.reused) == len(sweeps) else "")
-        # the checked runs need no ReLU data: they keep the pool busy while it finishes
-        out = _checked_runs(cfg, data, sweeps, workers, client, log)
-        sweeps["relu"] = _relu_result(relu, cfg, log)
-        log.stage("ReLU sweep (waiting for its process)",
-                  "reused" if f"relu_{cfg.name}.npz" in log.reused else "")
-        return out
-    finally:
-        relu_pool.shutdown(wait=False, cancel_futures=True)
-        if shared is not None:
-            shared.shutdown(wait=False, cancel_futures=True)
+    relu = _submit_relu(pool, cfg, data) if relu is None else relu
+    sweeps = _isotropic_sweeps(cfg, data, common, log)
+    log.stage("deep linear sweeps", "reused" if len(log.reused) == len(sweeps) else "")
+    # the checked runs need no ReLU data: they keep the pool busy while it finishes
+    out = _checked_runs(cfg, data, sweeps, workers, client, log)
+    sweeps["relu"] = _relu_result(relu, cfg, log)
+    log.stage("ReLU sweep (waiting for its process)",
+              "reused" if f"relu_{cfg.name}.npz" in log.reused else "")
+    return out
+
+
+def _submit_relu(pool: Executor, cfg: Config, data: Path) -> Future:
+    """The ReLU sweep as one task of ``pool`` (its pretraining is shared by every point)."""
+    return pool.submit(_relu_sweep, cfg, data)
 
 
 def _isotropic_sweeps(cfg: Config, data: Path, common: dict, log: _Log) -> dict:

@@ -1,18 +1,30 @@
 """Every figure family of the report, one module each, with captions that say what the
 figure shows: :mod:`.phase`, :mod:`.scratch`, :mod:`.linear`, :mod:`.finetune`,
 :mod:`.lp_ft`, :mod:`.penalty`, :mod:`.relu`, :mod:`.spectra`, :mod:`.stopping`, :mod:`.fair`. Each module's ``draw(cfg, sweeps, forms, figures, log)``
-draws its family, saves PNG and PDF and returns ``[(name, title, caption)]``.
+draws its family, saves it in ``cfg.formats`` (PNG and PDF; the quick report PNG only) and
+returns ``[(name, title, caption)]``.
 """
 from __future__ import annotations
 
+from concurrent.futures import Future
 from pathlib import Path
 
+from ..._ranked_pool import RankedPool
 from ..config import Config, _Log
 
 
-def _save(fig, figures: Path, name: str) -> list[Path]:
+def _save(fig, figures: Path, name: str, formats: tuple[str, ...] = ("png", "pdf")
+          ) -> list[Path]:
+    """``fig`` as ``figures/name.<ext>`` for each of ``formats`` (PNG at 130 dpi).
+
+    The figures use constrained layout, which matplotlib recomputes at every draw (a third of
+    a figure's cost); after the first format the layout is frozen, so the other formats reuse
+    the same axes positions instead of solving it again (the layout is in figure-relative
+    units: a PDF drawn from it is the same page)."""
     paths = []
-    for ext in ("png", "pdf"):
+    for i, ext in enumerate(formats):
+        if i == 1:
+            fig.set_layout_engine("none")
         path = figures / f"{name}.{ext}"
         fig.savefig(path, dpi=130 if ext == "png" else None)
         paths.append(path)
@@ -21,6 +33,14 @@ def _save(fig, figures: Path, name: str) -> list[Path]:
 
 FAMILIES = ("phase", "linear", "scratch", "finetune", "lp_ft", "penalty", "relu", "spectra",
             "stopping", "fair")
+
+
+def uses_monte_carlo(family: str) -> bool:
+    """Whether ``family``'s figures need the report's Monte-Carlo data (its module's
+    ``USES_MONTE_CARLO``); the others are drawn from the theory alone."""
+    import importlib
+
+    return bool(importlib.import_module(f"{__name__}.{family}").USES_MONTE_CARLO)
 
 
 def _draw_family(family: str, cfg: Config, sweeps: dict, forms: dict, figures: Path,
@@ -39,18 +59,24 @@ def _draw_family(family: str, cfg: Config, sweeps: dict, forms: dict, figures: P
                                                                 log)
 
 
-def _make_figures(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log,
-                  workers: int = 1) -> list:
-    """Draw every figure family, in the report's order; returns [(name, title, caption)].
+def _submit_figures(pool: RankedPool, rank: int, families: tuple[str, ...], cfg: Config,
+                    sweeps: dict, forms: dict, figures: Path, log: _Log) -> dict[str, Future]:
+    """``families`` drawn in ``pool``'s workers (tasks of rank ``rank``); a theory-only
+    family gets no Monte-Carlo data (so one that reached for it would fail, not draw stale
+    data)."""
+    return {family: pool.submit_ranked(rank, _draw_family, family, cfg,
+                                sweeps if uses_monte_carlo(family) else {},
+                                forms if uses_monte_carlo(family) else {}, figures, log)
+            for family in families}
 
-    With ``workers > 1`` the families are drawn side by side in that many processes (each
-    family's figures are independent; the order of the result is the report's)."""
-    if workers <= 1:
-        return [m for family in FAMILIES
-                for m in _draw_family(family, cfg, sweeps, forms, figures, log)]
-    from ...sweep import process_pool
 
-    with process_pool(workers) as pool:
-        futures = [pool.submit(_draw_family, family, cfg, sweeps, forms, figures, log)
-                   for family in FAMILIES]
-        return [m for future in futures for m in future.result()]
+def _collected(futures: dict[str, Future]) -> list:
+    """[(name, title, caption)] of every family, in the report's order."""
+    return [m for family in FAMILIES for m in futures[family].result()]
+
+
+def _make_figures(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> list:
+    """Draw every figure family in this process, in the report's order; returns
+    [(name, title, caption)]."""
+    return [m for family in FAMILIES
+            for m in _draw_family(family, cfg, sweeps, forms, figures, log)]

@@ -6,6 +6,10 @@ from pathlib import Path
 from ..config import Config, _Log
 from . import _save
 
+#: drawn from the theory alone (no Monte-Carlo data): the report draws it while the
+#: simulations run
+USES_MONTE_CARLO = False
+
 
 def draw(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> list:
     """T_fair of every registered pretrained method and the best-method maps (< 2 s CPU)."""
@@ -14,7 +18,7 @@ def draw(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> li
     s = cfg.sigma
     made = []
     fig = plots.fair_phase_diagrams(sigma=s)
-    _save(fig, figures, "fair_baselines")
+    _save(fig, figures, "fair_baselines", cfg.formats)
     made.append((
         "fair_baselines", "Every method against the fair baseline",
         f"T_fair = R(tuned scratch) \u2212 R(tuned method) over (\u03b8, \u03b3) at \u03c3 = {s:g}, "
@@ -30,7 +34,7 @@ def draw(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> li
         "near \u03b3 = 1 does not (fine-tuning's and linear transfer's bands at \u03b3 \u2248 1 "
         "turn red against tuned scratch)."))
     fig = plots.best_method_maps(sigma=s)
-    _save(fig, figures, "best_method")
+    _save(fig, figures, "best_method", cfg.formats)
     made.append((
         "best_method", "The best method at each (\u03b8, \u03b3)",
         f"Which method has the largest T at each (\u03b8, \u03b3), \u03c3 = {s:g}, depth 2 "

@@ -8,6 +8,9 @@ import numpy as np
 from ..config import Config, _Log
 from . import _save
 
+#: drawn from the report's Monte-Carlo data (after the simulations)
+USES_MONTE_CARLO = True
+
 
 def draw(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> list:
     """Fine-tuning: exact form vs the paper's form vs the runs."""
@@ -18,7 +21,7 @@ def draw(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> li
     d = cfg.d
     fig = plots.finetune_forms(gamma=np.linspace(0.02, 2.0, 400), theta=cfg.forms_theta,
                                sigma=s, depth=cfg.forms_depth, runs=forms)
-    _save(fig, figures, "finetune_forms")
+    _save(fig, figures, "finetune_forms", cfg.formats)
     made.append(("finetune_forms", "Fine-tuning: exact form vs paper form",
                  f"Fine-tuning at \u03b8 = 3\u03c0/8, \u03c3 = {s}, L = {cfg.forms_depth} (the "
                  "authors' noisy setting). Left: risk of the exact form (null-space part of "

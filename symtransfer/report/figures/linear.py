@@ -8,6 +8,9 @@ import numpy as np
 from ..config import Config, _Log
 from . import _save
 
+#: drawn from the report's Monte-Carlo data (after the simulations)
+USES_MONTE_CARLO = True
+
 
 def draw(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> list:
     """Ridge transfer against its penalty."""
@@ -18,7 +21,7 @@ def draw(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> li
     fig = plots.ridge_curve(lam=np.linspace(0, max(cfg.ridge_lams), 200),
                             thetas=cfg.slice_thetas, gamma=cfg.ridge_gamma, sigma=s,
                             mc=sweeps["ridge"])
-    _save(fig, figures, "ridge")
+    _save(fig, figures, "ridge", cfg.formats)
     n = int(round(cfg.ridge_gamma * cfg.ridge_d))
     made.append(("ridge", "Ridge transfer",
                  "Risk of ridge transfer (readout refit with penalty n\u03bb|W_L|\u00b2 on the "

@@ -6,6 +6,10 @@ from pathlib import Path
 from ..config import Config, _Log
 from . import _save
 
+#: drawn from the theory alone (no Monte-Carlo data): the report draws it while the
+#: simulations run
+USES_MONTE_CARLO = False
+
 
 def draw(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> list:
     """The probe's gain over fine-tuning on the (gamma, theta) plane and two risk curves."""
@@ -13,7 +17,7 @@ def draw(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> li
 
     s = cfg.sigma
     fig = plots.lp_ft_vs_finetune(sigma=s)
-    _save(fig, figures, "lp_ft")
+    _save(fig, figures, "lp_ft", cfg.formats)
     log("figure lp_ft")
     return [("lp_ft", "LP-FT: a linear probe before fine-tuning",
              "Theory (population source, depth 2, \u03c3 = %g). LP-FT refits the readout on "

@@ -6,6 +6,9 @@ from pathlib import Path
 from ..config import Config, _Log
 from . import _save
 
+#: drawn from the report's Monte-Carlo data (after the simulations)
+USES_MONTE_CARLO = True
+
 
 def draw(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> list:
     """Pretraining with a penalty toward the initialization."""
@@ -17,7 +20,7 @@ def draw(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> li
     d, K = cfg.d, cfg.instances
     fig = plots.penalty_transfer(gamma=cfg.penalty_gamma, sigma=s,
                                  thetas=cfg.penalty_thetas, mc=(scratch, sweeps["penalty"]))
-    _save(fig, figures, "penalty")
+    _save(fig, figures, "penalty", cfg.formats)
     made.append(("penalty", "Pretraining with a penalty toward the initialization (rich to lazy)",
                  "Pretraining minimizes E(f \u2212 y)\u00b2 + \u03bc|w \u2212 w\u2080|\u00b2; "
                  "from the vanishing initialization the penalty is weight decay, the "

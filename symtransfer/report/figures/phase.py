@@ -17,6 +17,10 @@ _SLICE_ABOVE = {
 }
 
 
+#: drawn from the report's Monte-Carlo data (after the simulations)
+USES_MONTE_CARLO = True
+
+
 def draw(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> list:
     """Phase diagrams and slices of linear transfer and fine-tuning."""
     from ... import plots
@@ -27,7 +31,7 @@ def draw(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> li
     d, K = cfg.d, cfg.instances
     for method in ("linear", "finetune"):
         fig = plots.phase_diagram(method, sigma=s, mc=(scratch, sweeps[method]))
-        _save(fig, figures, f"phase_{method}")
+        _save(fig, figures, f"phase_{method}", cfg.formats)
         what = {"linear": "linear transfer (readout refit on the frozen pretrained features, "
                           "\u03bb = 0)",
                 "finetune": "fine-tuning (all layers, from the pretrained weights)"}[method]
@@ -56,7 +60,7 @@ def draw(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> li
     for method in ("linear", "finetune"):
         fig = plots.transfer_slices(method, thetas=cfg.slice_thetas, sigma=s,
                                     mc=(scratch, sweeps[method]))
-        _save(fig, figures, f"slices_{method}")
+        _save(fig, figures, f"slices_{method}", cfg.formats)
         label = methods.get(method).label
         made.append((f"slices_{method}", "Transferability against \u03b3: " + label,
                      f"T against \u03b3 at \u03b8 = \u03c0/8, \u03c0/4, 3\u03c0/8 for "

@@ -17,6 +17,10 @@ _RELU_NOTE = {
 }
 
 
+#: drawn from the report's Monte-Carlo data (after the simulations)
+USES_MONTE_CARLO = True
+
+
 def draw(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> list:
     """Two-layer ReLU networks beside the linear theory."""
     from ...plots import METHOD_NAMES
@@ -27,7 +31,7 @@ def draw(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> li
     rs = relu.settings
     for method in ("linear", "finetune"):
         fig = relu_phase_diagram(relu, method)
-        _save(fig, figures, f"relu_{method}")
+        _save(fig, figures, f"relu_{method}", cfg.formats)
         made.append((f"relu_{method}", "Two-layer ReLU networks: " + METHOD_NAMES[method],
                      f"Transferability of {METHOD_NAMES[method]} for two-layer ReLU "
                      f"student-teacher networks (paper Sec. 4; d = {rs['d']}, teacher width "

@@ -8,6 +8,9 @@ import numpy as np
 from ..config import Config, _Log
 from . import _save
 
+#: drawn from the report's Monte-Carlo data (after the simulations)
+USES_MONTE_CARLO = True
+
 
 def draw(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> list:
     """Double descent of scratch training."""
@@ -19,7 +22,7 @@ def draw(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> li
     d, K = cfg.d, cfg.instances
     fig = plots.double_descent(gamma=np.linspace(0.05, max(cfg.dd_gammas), 600), sigma=s,
                                mc=scratch)
-    _save(fig, figures, "double_descent")
+    _save(fig, figures, "double_descent", cfg.formats)
     made.append(("double_descent", "Double descent of scratch training",
                  f"Scratch risk against \u03b3 (\u03c3 = {s}, log scale): the asymptotic "
                  "curve diverges at \u03b3 = 1; dashed: the exact expectation at "

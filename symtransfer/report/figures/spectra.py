@@ -7,6 +7,10 @@ from ... import methods
 from ..config import Config, _Log
 from . import _save
 
+#: drawn from the theory alone (no Monte-Carlo data): the report draws it while the
+#: simulations run
+USES_MONTE_CARLO = False
+
 
 def draw(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> list:
     """Phase diagrams with anisotropic inputs beside the isotropic one; the fine-tuning
@@ -16,7 +20,7 @@ def draw(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> li
     made = []
     for method, sigma in (("linear", cfg.sigma), ("finetune", 0.5)):
         fig = spectrum_phase_diagrams(method, sigma=sigma)
-        _save(fig, figures, f"spectra_{method}")
+        _save(fig, figures, f"spectra_{method}", cfg.formats)
         what = methods.get(method).label
         made.append((f"spectra_{method}", f"Input covariance: {what}",
                      f"Transferability of {what} with x ~ N(0, \u03a3) (theory; \u03c3 = "
@@ -33,7 +37,7 @@ def draw(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> li
                         "\u03c0/3 for every spectrum." if method == "finetune" else "")))
         log(f"figure spectra_{method}")
     fig = finetune_boundary_vs_noise()
-    _save(fig, figures, "spectra_boundary")
+    _save(fig, figures, "spectra_boundary", cfg.formats)
     made.append(("spectra_boundary", "Input covariance: the fine-tuning boundary and noise",
                  "The fine-tuning phase boundary \u03b8* (T = 0; fine-tuning helps below) "
                  "against the target noise \u03c3 at \u03b3 = 0.5, L = 2, for two-level "
@@ -43,20 +47,20 @@ def draw(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> li
                  "= \u03c3\u00b2/\u03ba grows as \u03ba shrinks with the spread, which "
                  "raises the null-space scale c."))
     log("figure spectra_boundary")
-    made += _scaling(figures, log)
-    made += _spread(figures, log)
-    made += _covariate_shift(figures, log)
+    made += _scaling(cfg, figures, log)
+    made += _spread(cfg, figures, log)
+    made += _covariate_shift(cfg, figures, log)
     return made
 
 
-def _scaling(figures: Path, log: _Log) -> list:
+def _scaling(cfg: Config, figures: Path, log: _Log) -> list:
     """The scaling-law figure (theory only: 0.4 s to compute, about 1.5 s to save as PNG and
     PDF)."""
     from ...plots.spectra import SCALING, scaling_law
 
     made = []
     fig, exps = scaling_law()
-    _save(fig, figures, "spectra_scaling")
+    _save(fig, figures, "spectra_scaling", cfg.formats)
     a, (lo, hi) = SCALING["alpha"], SCALING["window"]
     fitted = "; ".join(f"p = {p:g}: scratch {br:.2f}, T {bt:.2f} (predicted "
                        f"{-(a * (1 + p) - 1):.2f})" for p, (br, bt) in exps.items())
@@ -77,12 +81,12 @@ def _scaling(figures: Path, log: _Log) -> list:
     return made
 
 
-def _covariate_shift(figures: Path, log: _Log) -> list:
+def _covariate_shift(cfg: Config, figures: Path, log: _Log) -> list:
     """Covariate shift Sigma_s = c Sigma (theory only: 0.4 s to compute, ~1 s to save)."""
     from ...plots.spectra import covariate_shift
 
     fig, nums = covariate_shift()
-    _save(fig, figures, "spectra_covariate_shift")
+    _save(fig, figures, "spectra_covariate_shift", cfg.formats)
     log("figure spectra_covariate_shift")
     return [("spectra_covariate_shift", "Input covariance: covariate shift moves distances, "
              "not transfer (unless the source is finite and noisy)",
@@ -99,14 +103,14 @@ def _covariate_shift(figures: Path, log: _Log) -> list:
              "a dataset distance does not predict transfer.")]
 
 
-def _spread(figures: Path, log: _Log) -> list:
+def _spread(cfg: Config, figures: Path, log: _Log) -> list:
     """Risk and transferability against a two-level spectrum's spread (theory, ~0.4 s)."""
     import numpy as np
 
     from ...plots.spectra import spread_curves
 
     fig, rows = spread_curves()
-    _save(fig, figures, "spectra_spread")
+    _save(fig, figures, "spectra_spread", cfg.formats)
     log("figure spectra_spread")
     S, lin, ft, R = rows["spread"], rows["linear T"], rows["fine-tuning T"], rows["scratch R"]
     cross = np.flatnonzero(np.diff(np.sign(lin)) != 0)

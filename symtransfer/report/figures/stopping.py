@@ -6,13 +6,17 @@ from pathlib import Path
 from ..config import Config, _Log
 from . import _save
 
+#: drawn from the theory alone (no Monte-Carlo data): the report draws it while the
+#: simulations run
+USES_MONTE_CARLO = False
+
 
 def draw(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> list:
     """Risk against stopping time and the oracle-stopped risk against the noise."""
     from ... import plots
 
     fig = plots.early_stopping_theory_curves()
-    _save(fig, figures, "early_stopping")
+    _save(fig, figures, "early_stopping", cfg.formats)
     log("figure early_stopping")
     return [("early_stopping", "Early stopping: the risk along gradient flow (mean-field theory)",
              "Mean-field theory (d \u2192 \u221e) of gradient flow on the balanced rank-1 "
