@@ -129,8 +129,9 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--quick", action="store_true",
                      help="small d and few instances: a fast smoke test of the whole report")
     rep.add_argument("--workers", type=_workers, metavar="N",
-                     help="local worker processes for the simulations (default: one per "
-                          "core; with --quick: none; 0 or 1: none)")
+                     help="local worker processes (default: one per core, at least 2); "
+                          "they run the simulations, derivations and figures from one queue, "
+                          "the simulations first; 0 or 1: the simulations in this process")
     rep.add_argument("--scheduler", metavar="ADDRESS",
                      help="run the simulations on this dask.distributed scheduler "
                           "(e.g. tcp://host:8786) instead of local processes")

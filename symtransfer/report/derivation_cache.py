@@ -1,5 +1,6 @@
 """The derivations behind the report: ``derivations.run_all()``, cached by a hash of their
-sources (and sympy/mpmath versions) or run in a background process beside the Monte-Carlo.
+sources (and sympy/mpmath versions) or run in the report's worker processes beside the
+Monte-Carlo.
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def _derivation_key() -> str:
 
 #: CPU seconds of each derivation module (measured one after another in one process,
 #: 2026-12-03); a module not listed counts as :data:`_UNKNOWN_COST`. Used only to balance
-#: the background processes.
+#: the tasks the report hands its workers.
 _COST = {"primitives": 1.0, "scratch": 0.1, "source": 0.1, "linear": 0.2, "finetune": 2.8,
          "phase": 5.2, "properties": 0.2, "ridge": 1.4, "distances": 2.7, "penalty": 1.3,
          "spectra": 1.6, "spectra_source": 2.6, "spectra_aligned": 1.0, "optimizers": 0.8,

@@ -71,7 +71,7 @@ def _relu_sweep(cfg: Config, data: Path) -> tuple[Any, float, bool]:
 
 
 def _relu_result(future, cfg: Config, log: _Log):
-    """The ReLU sweep from its background process, logged."""
+    """The ReLU sweep from its worker, logged."""
     sweep, seconds, reused = future.result()
     name = f"relu_{cfg.name}.npz"
     if reused:
