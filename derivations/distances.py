@@ -219,7 +219,8 @@ def w2_dense_numeric(points: int = 6, dim: int = 4) -> Result:
 
             P, Q = cov(bs, s1), cov(bt, s2)
             R = mpmath.sqrtm(Q)
-            fid = sum(mpmath.sqrtm(R * P * R)[i, i] for i in range(dim + 1))
+            root = mpmath.sqrtm(R * P * R)  # fidelity: tr sqrt(Q^1/2 P Q^1/2)
+            fid = sum(root[i, i] for i in range(dim + 1))
             dense = mpmath.sqrt(sum(P[i, i] + Q[i, i] for i in range(dim + 1)) - 2 * fid)
             pt = {ns: sp.Float(a, 60), nt: sp.Float(b, 60), theta: sp.Float(th, 60),
                   sigma_s: sp.Float(s1, 60), sigma: sp.Float(s2, 60)}
