@@ -224,12 +224,19 @@ def numeric_compare(derived: sp.Expr, shipped: sp.Expr, *, points: int = N_POINT
 
 # --------------------------------------------------------------------------- symbolic zero test
 
+@lru_cache(maxsize=4096)
+def _canonical_root(root: sp.Expr) -> sp.Expr:
+    """``root`` rebuilt with cancelled arguments (cached: the zero tests meet the same roots
+    in every region of a Piecewise and on both sides)."""
+    return root.func(root.args[0], *(sp.cancel(sp.together(a)) for a in root.args[1:]))
+
+
 def _canonical(expr: sp.Expr) -> sp.Expr:
     """Rebuild every PositiveRoot (and LP-FT's ProbedRoot, BoundaryRoot) with cancelled
     arguments, so equal roots compare equal."""
     return expr.replace(
         lambda e: isinstance(e, (formulas.PositiveRoot, ProbedRoot, BoundaryRoot)),
-        lambda e: e.func(e.args[0], *(sp.cancel(sp.together(a)) for a in e.args[1:])))
+        _canonical_root)
 
 
 def _sin_as_cos(expr: sp.Expr) -> sp.Expr:
