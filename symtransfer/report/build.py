@@ -84,7 +84,7 @@ def build_report(out: str | os.PathLike = "report", quick: bool = False,
         formulas = [(title, latex, _formula_status(prefixes, results[0]))
                     for title, latex, prefixes in formulas]
         log.stage("derivations (waiting for the workers)",
-                  "reused" if results[2] else f"{results[1]:.1f} s of derivation work")
+                  "reused" if results[2] else f"{results[1]:.1f} s of CPU in the workers")
         path = out / "report.md"
         _write_markdown(path, cfg=cfg, made=made, table=table, grid_checks=grid_checks,
                         derivation=results, log=log, timings=list(log.stages),

@@ -170,7 +170,7 @@ def _write_markdown(path: Path, *, cfg: Config, made: list, table: list[Check],
         md += [f"**{title}.** {status}", "", "$$", latex, "$$", ""]
     md += ["## Derivation status", "",
            f"`derivations.run_all()`: {len(results)} checks, {len(failed)} failed "
-           f"({derive_seconds:.1f} s of derivation work"
+           f"({derive_seconds:.1f} s of CPU"
            f"{', cached: derivation sources unchanged' if derive_cached else ''}).", ""]
     rows = []
     for module, items in _by_module(results):

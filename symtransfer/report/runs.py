@@ -166,7 +166,7 @@ def _monte_carlo(cfg: Config, data: Path, workers, client, log: _Log, pool: Exec
     # the checked runs need no ReLU data: they keep the pool busy while it finishes
     out = _checked_runs(cfg, data, sweeps, workers, client, log)
     sweeps["relu"] = _relu_result(relu, cfg, log)
-    log.stage("ReLU sweep (waiting for its process)",
+    log.stage("ReLU sweep (waiting for its worker)",
               "reused" if f"relu_{cfg.name}.npz" in log.reused else "")
     return out
 
