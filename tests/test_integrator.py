@@ -364,7 +364,7 @@ def _beta_after_finish(weights, problem, corrected):
     return net.end_to_end()
 
 
-@pytest.mark.parametrize("d, gamma", [(40, 0.95), (100, 0.99), (40, 0.5)])
+@pytest.mark.parametrize("d, gamma", [(40, 0.95), (50, 0.98), (40, 0.5)])
 def test_second_order_term_is_what_gauss_newton_misses(d, gamma):
     """From a point of the flow at residual 0.1, the plain Gauss-Newton finish misses the
     flow's endpoint (a tightly integrated continuation of the same flow, per instance) by
@@ -397,7 +397,7 @@ def test_early_finish_ends_where_the_flow_ends(d, gamma, theta):
     scratch = small_init(streams["scratch_init"], d, 2, 1e-5)
     for init in (weights, scratch):
         ends, work = {}, {}
-        for name, kw in (("reference", dict(tol=1e-9, finish=1e-4, accuracy=1e-8,
+        for name, kw in (("reference", dict(tol=1e-9, finish=1e-4, accuracy=1e-7,
                                             max_steps=10 ** 6, early_finish=False)),
                          ("plain", dict(early_finish=False)),
                          ("early", dict(read="end_to_end"))):
