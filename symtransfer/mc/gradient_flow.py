@@ -479,7 +479,7 @@ def _rkc(net: Trainable, *, tol: float, max_steps: int, max_evaluations: int,
         steps=np.zeros(K, dtype=int), evaluations=np.ones(K, dtype=int),
         active=np.ones(K, dtype=bool), reason=np.full(K, "max_steps", dtype="<U16"),
         time=np.zeros(K), ids=np.arange(K),
-        rung=np.full(K, EARLY_START if early is not None else -np.inf))
+        rung=early.first_rungs() if early is not None else np.full(K, -np.inf))
     norms2 = flow.flow_norms2()
     lam_max = net.problem.curvature.max(axis=1)
     rho = _hessian_bound(norms2, state["v2"], flow.first_weighted2(), state["g"], lam_max,
@@ -592,7 +592,7 @@ def _rkc_steps(net: Trainable, flow: _Flow, state: dict, first_step: int, *, tol
         flow.set(point)
         time = np.where(ok, time + h, time)
         f0 = np.where(ok, i_new, f0)
-        error = np.where(ok, new_error, error)
+        before, error = error, np.where(ok, new_error, error)
         g = np.where(ok[:, None], new.lefts[0], g)
         z = np.where(ok[:, None], new.z, z)
         v2 = np.where(ok[:, None], _v_norms2(new), v2)
@@ -603,7 +603,11 @@ def _rkc_steps(net: Trainable, flow: _Flow, state: dict, first_step: int, *, tol
         if early is not None:
             due = ok & (error <= state["rung"]) & (error > tol)
             if due.any():
-                error = early.attempt(net, np.flatnonzero(due), state, error, z)
+                # the evaluations left to the plain finish at the last step's pace
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    left = stages * np.log(error / tol) / np.log(before / error)
+                error = early.attempt(net, np.flatnonzero(due), state, error, z,
+                                      np.where(before > error, left, np.inf))
                 active &= error > tol
         _tick(bar, step, active, error)
     state.update(h=h, f0=f0, error=error, g=g, time=time, z=z, v2=v2)
@@ -627,7 +631,7 @@ def _rkc_steps(net: Trainable, flow: _Flow, state: dict, first_step: int, *, tol
 EARLY_START = 0.3   # the first residual at which an instance tries the early finish
 EARLY_SAFETY = 8.0  # over the measured constant of the third-order remainder (~2.5)
 EARLY_REGIME = 0.1  # the second-order term must be below this fraction of the weights' norm
-EARLY_TRIAL = 2.6  # try once the evaluations exceed 2.6 r^2/d + 50 (~5 trials' cost)
+EARLY_N = 0.3  # |n| ~ 0.3 e_0^2 |theta| / 1.4 (measured, d = 60 - 200): where to try first
 
 
 class _EarlyFinish:
@@ -664,25 +668,46 @@ class _EarlyFinish:
             problem.basis.shape[1] else None
         # where only beta_hat is read and the data leave no null space, the finish's error is 0
         self.exact = read == "end_to_end" and self.frozen is None
-        # a trial's eigendecomposition (r^3 flops, compute-bound) costs ~r^2/(2d) + 10
-        # gradients (r d each, memory-bound; measured at d = 200, 500); the early finish saves
-        # ~40% of the evaluations spent when it is taken, so it is tried once they are ~5
-        # trials' worth: never at well-conditioned points, where the plain finish is cheaper
-        r, d = problem.rank, net.first.shape[2]
-        self.min_evaluations = EARLY_TRIAL * r * r / d + 50
         self.basis = problem.basis
         self.curvature, self.target = problem.curvature, problem.target
         self.done: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # a trial's eigendecomposition (r^3 flops, compute-bound) costs ~0.35 r^2/d + 15
+        # gradients (r d each, memory-bound; measured 33 - 135 at d = 200, 500): tried where
+        # the flow to the plain finish would cost more than two trials (the cost, not the
+        # result, depends on this)
+        r, d = problem.rank, net.first.shape[2]
+        self.trial_cost = 0.35 * r * r / d + 15
+        self.last = net.last
+
+    def first_rungs(self) -> np.ndarray:
+        """The residual of each instance's first try: EARLY_START, or lower where the frozen
+        null-space part ``P_perp W_1`` (its gain on the last layer at the start, ``|P_perp W_1
+        w| / |w|``) is large enough that the estimate would fail there (``|n| ~ EARLY_N
+        e_0^2`` for weights of norm ~1): only where to look first; whether to finish is
+        decided on the measured n."""
+        K = len(self.target)
+        if self.exact:
+            return np.full(K, EARLY_START)
+        scale = self.accuracy * (1.0 + np.sqrt(_sq(self.target)))
+        if self.read == "weights":
+            null = np.ones(K)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                null = np.sqrt(_sq(self._null_part(np.arange(K), self.last)) / _sq(self.last))
+        with np.errstate(divide="ignore"):
+            guess = (scale / (EARLY_SAFETY * EARLY_N ** 2 * null)) ** 0.25
+        return np.clip(guess, FINISH, EARLY_START)
 
     def attempt(self, net: Trainable, rows: np.ndarray, state: dict, error: np.ndarray,
-                z: np.ndarray) -> np.ndarray:
+                z: np.ndarray, left: np.ndarray) -> np.ndarray:
         """Try the finish for the instances ``rows`` of the batch ``net`` (indices into it);
         returns the batch's errors, updated where an instance finished (its weights are kept
-        for :meth:`write_back`; the flow leaves it standing still)."""
+        for :meth:`write_back`; the flow leaves it standing still). ``left``: the batch's
+        predicted evaluations to the plain finish (a trial is not worth more)."""
         ids = state["ids"][rows]
         evaluations = state["evaluations"]
-        if not self.exact:  # a trial costs an eigendecomposition: not for cheap runs
-            rows = rows[evaluations[rows] >= self.min_evaluations]
+        if not self.exact:  # a trial costs an eigendecomposition: not where it saves less
+            rows = rows[left[rows] >= 2 * self.trial_cost]
             ids = state["ids"][rows]
             if not rows.size:
                 return error
