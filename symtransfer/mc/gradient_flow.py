@@ -29,9 +29,10 @@ comes from a prediction):
   (tests/test_integrator.py measures both against tightly integrated continuations of the
   flow). An instance finishes early, from ``|z - z*| <= 0.3`` down, once the remainder's
   estimate (from the measured n: on the weights, or on beta_hat with ``read="end_to_end"``,
-  which the target phases use) is below ``accuracy``; where n = d and only beta_hat is read
-  the finish cannot move beta_hat off the flow's endpoint (z = z* fixes it) and needs no
-  estimate. The plain finish at ``finish`` stays the fallback (and ``early_finish=False``
+  which the target phases use) is below ``accuracy (1 + |z*|)``, and where a trial is worth
+  its eigendecomposition (ill-conditioned runs; well-conditioned ones keep the plain finish);
+  where n >= d and only beta_hat is read the finish cannot move beta_hat off the flow's
+  endpoint (z = z* fixes it: no null space) and needs no estimate. The plain finish at ``finish`` stays the fallback (and ``early_finish=False``
   restores it alone); it is biased by its second-order term (~2.5e-5 on beta_hat at
   gamma = 0.5, d = 100, seen when the integration is tightened: at the default accuracy it
   happens to cancel part of RKC's own error).
@@ -659,6 +660,9 @@ class _EarlyFinish:
     EARLY_REGIME |theta|``, and the finish, run on a copy of the instance, reaches ``tol``;
     otherwise it keeps flowing and tries again at the residual where the estimate (fourth
     order in e_0) is predicted to pass, or ends at FINISH with the plain finish as before.
+    Where it first tries (:meth:`first_rungs`) and whether a trial is worth its
+    eigendecomposition (the flow left to FINISH, at the last step's pace, against two
+    trials) only set the cost: the decision to finish rests on the measured n.
     Everything is per instance: no instance's finish depends on the instances beside it."""
 
     def __init__(self, net: Trainable, tol: float, accuracy: float, read: str) -> None:
