@@ -676,11 +676,12 @@ class _EarlyFinish:
         self.curvature, self.target = problem.curvature, problem.target
         self.done: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         # a trial (an eigendecomposition, r^3 flops, compute-bound, and a Gauss-Newton finish
-        # on a copy) costs ~0.35 r^2/d + 60 gradients (r d each, memory-bound; measured 74 at
-        # d = 200, r = 100 and 64 - 135 at d = 500, r = 250 - 450): tried where the flow to the
-        # plain finish would cost more than two trials (the cost, not the result, depends on it)
+        # on a copy, ~1.5 ms of fixed overhead) costs ~0.35 r^2/d + 1.2e6/(r d) gradients (r d
+        # each, memory-bound; measured 74 at d = 200, r = 100, 90 at r = 190, 64 - 135 at
+        # d = 500, r = 250 - 450): tried where the flow to the plain finish would cost more
+        # than two trials (the cost, not the result, depends on it)
         r, d = problem.rank, net.first.shape[2]
-        self.trial_cost = 0.35 * r * r / d + 60
+        self.trial_cost = 0.35 * r * r / d + 1.2e6 / (r * d)
         self.last = net.last
 
     def first_rungs(self) -> np.ndarray:
