@@ -101,9 +101,9 @@ def measure_point() -> dict:
                                                  sigma=SIGMA))
     problem, t_svd = _cpu(lambda: sample_problem(X, y))
 
-    def run(init, **kw):
+    def run(init, **kw):  # a target phase, trained as simulate trains it
         net = Trainable(init, problem)
-        return net, train(net, **opts, **kw)
+        return net, train(net, **opts, read="end_to_end", **kw)
 
     scratch_init = small_init(streams["scratch_init"], D, DEPTH, ALPHA)
     (net_s, stats_s), t_scratch = _cpu(lambda: run(scratch_init))
@@ -152,7 +152,8 @@ def near_threshold(d: int = 200, gammas=(0.5, 0.95), repeats: int = 3) -> dict:
     least of ``repeats`` identical runs, as timeit does: other work on the cores only ever
     adds time; the runs of all gammas are interleaved, so that a change of load between them
     does not bias the ratio), and the gradient evaluations summed over instances and of the
-    slowest instance (the same in every run)."""
+    slowest instance (the same in every run). Trained as ``simulate`` trains target phases
+    (``read="end_to_end"``: the early finish judged on beta_hat)."""
     weights, _ = pretrain(instance_streams(0, INSTANCES), d=d, depth=DEPTH, gamma_s=None,
                           sigma_s=0.0, alpha=ALPHA, init="random",
                           train_options=dict(progress=False))
@@ -168,7 +169,7 @@ def near_threshold(d: int = 200, gammas=(0.5, 0.95), repeats: int = 3) -> dict:
     for _ in range(repeats):
         for key, (init, problem) in cases.items():
             net = Trainable(init, problem)
-            stats, seconds = _cpu(lambda: train(net, progress=False))
+            stats, seconds = _cpu(lambda: train(net, progress=False, read="end_to_end"))
             times[key].append(seconds)
             out[key] = dict(evaluations=int(stats.evaluations.max()),
                             total=int(stats.evaluations.sum()),

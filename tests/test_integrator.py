@@ -337,3 +337,106 @@ def test_unknown_scheme_is_refused():
         train(Trainable(weights, problem), scheme="rk4")
     assert math.isfinite(train(Trainable(weights, problem), scheme="euler",
                                progress=False).error[0])
+
+
+# ------------------------------------------------------------- the early (corrected) finish
+
+def _state_at(weights, problem, residual):
+    """The flow (RKC, default accuracy) stopped at ``|z - z*| <= residual``: dense weights."""
+    net = Trainable(weights, problem)
+    train(net, tol=residual, finish=0.0, progress=False)
+    return net.weights()
+
+
+def _beta_after_finish(weights, problem, corrected):
+    net = Trainable(weights, problem)
+    if corrected:
+        W, w = net.first.dense(), net.last
+        z = np.einsum("krd,kd->kr", W, w)
+        dW, dw = gf._second_order(W, w, problem.curvature, z - problem.target)
+        net.first.base += dW
+        net.first._base_norms()
+        net.last_layer.base = net.last_layer.base + dw
+        net.last_layer._value = None
+    error = gf._gauss_newton(net, gf._Flow(net), np.ones(problem.instances, dtype=bool), 1e-10,
+                             np.zeros(problem.instances, dtype=int))
+    assert np.all(error <= 1e-10)
+    return net.end_to_end()
+
+
+@pytest.mark.parametrize("d, gamma", [(40, 0.95), (50, 0.98), (40, 0.5)])
+def test_second_order_term_is_what_gauss_newton_misses(d, gamma):
+    """From a point of the flow at residual 0.1, the plain Gauss-Newton finish misses the
+    flow's endpoint (a tightly integrated continuation of the same flow, per instance) by
+    its second-order term (4e-6 - 3e-3 here); with the computed term added it misses by at
+    most 1.3% of that (1e-10 - 2e-5), and ~16x less from half the residual (fourth order)."""
+    _, weights, problem, _, _ = _fine_tuning_setup(d, gamma, instances=3)
+    misses = {}
+    for residual in (0.1, 0.05):
+        start = _state_at(weights, problem, residual)
+        net = Trainable(start, problem)
+        train(net, tol=1e-10, finish=1e-5, accuracy=1e-9, max_steps=10 ** 6,
+              early_finish=False, progress=False)
+        flow_end = net.end_to_end()
+        for corrected in (False, True):
+            misses[residual, corrected] = np.linalg.norm(
+                _beta_after_finish(start, problem, corrected) - flow_end, axis=1)
+    assert np.all(misses[0.1, False] > 1e-6) and misses[0.1, False].max() > 5e-5
+    assert np.all(misses[0.1, True] < 0.02 * misses[0.1, False])
+    assert np.all(misses[0.05, True] < misses[0.1, True] / 6)  # ~1/16: fourth order
+
+
+@pytest.mark.parametrize("d, gamma, theta", [(40, 0.95, 1.0), (100, 0.99, 1.0), (40, 1.05, 1.0),
+                                             (60, 0.9, 0.3)])
+def test_early_finish_ends_where_the_flow_ends(d, gamma, theta):
+    """The early finish (read='end_to_end', as the target phases use it; tried whatever its
+    cost, which at these sizes would keep the plain finish) against the same flow integrated
+    tightly to the end, per instance, for fine-tuning and scratch: within the integrator's own
+    error (~2e-5 at accuracy 3e-6), with fewer gradient evaluations than the plain finish."""
+    streams, weights, problem, _, _ = _fine_tuning_setup(d, gamma, theta=theta)
+    scratch = small_init(streams["scratch_init"], d, 2, 1e-5)
+    for init in (weights, scratch):
+        ends, work = {}, {}
+        for name, kw in (("reference", dict(tol=1e-9, finish=1e-4, accuracy=1e-7,
+                                            max_steps=10 ** 6, early_finish=False)),
+                         ("plain", dict(early_finish=False)),
+                         ("early", dict(read="end_to_end", early_finish="always"))):
+            net = Trainable(init, problem)
+            stats = train(net, progress=False, **kw)
+            assert stats.converged.all()
+            ends[name], work[name] = net.end_to_end(), stats.evaluations
+        miss = np.linalg.norm(ends["early"] - ends["reference"], axis=1)
+        assert miss.max() < 5e-5
+        assert work["early"].sum() < 0.9 * work["plain"].sum()
+    with pytest.raises(ValueError, match="read"):
+        train(Trainable(weights, problem), read="beta")
+
+
+def test_early_finish_changes_no_instance():
+    """The early finish is per instance: each instance ends where it ends alone, after the
+    same work (fine-tuning at gamma = 0.95, where instances finish at different residuals)."""
+    _, weights, problem, _, _ = _fine_tuning_setup(40, 0.95, instances=5)
+    net = Trainable(weights, problem)
+    stats = train(net, read="end_to_end", early_finish="always", progress=False)
+    assert stats.evaluations.sum() < train(Trainable(weights, problem), early_finish=False,
+                                           progress=False).evaluations.sum()
+    together = net.end_to_end()
+    for k in range(5):
+        one = slice(k, k + 1)
+        alone = Trainable(Weights([W[one] for W in weights.layers], weights.last[one]),
+                          Problem(problem.basis[one], problem.curvature[one],
+                                  problem.target[one]))
+        single = train(alone, read="end_to_end", early_finish="always", progress=False)
+        np.testing.assert_allclose(alone.end_to_end()[0], together[k], rtol=1e-9, atol=1e-13)
+        assert single.evaluations[0] == stats.evaluations[k]
+
+
+def test_early_finish_is_not_tried_where_it_costs_more():
+    """Where the flow left to the plain finish is cheaper than two trials (small, well
+    conditioned problems), the default keeps the plain finish: the same work and endpoint."""
+    _, weights, problem, _, _ = _fine_tuning_setup(40, 0.5)
+    nets = [Trainable(weights, problem) for _ in range(2)]
+    default = train(nets[0], read="end_to_end", progress=False)
+    plain = train(nets[1], early_finish=False, progress=False)
+    assert np.array_equal(default.evaluations, plain.evaluations)
+    np.testing.assert_array_equal(nets[0].end_to_end(), nets[1].end_to_end())

@@ -22,6 +22,20 @@ comes from a prediction):
   the flow's endpoint is second order in the residual (``J J^T`` is solved by conjugate
   gradients; it is well conditioned even where the data are not). Both the error control and
   the finish use only the loss and its Jacobian, nothing from the theory.
+  **Early finish** (depth 2, per instance; :class:`_EarlyFinish`): that second-order term is
+  computed (the null-space displacement ``n`` by which the curved flow path differs from the
+  straight Gauss-Newton one, exact at second order from one r x r eigendecomposition) and
+  added before the Gauss-Newton steps, which leaves a fourth-order remainder
+  (tests/test_integrator.py measures both against tightly integrated continuations of the
+  flow). An instance finishes early, from ``|z - z*| <= 0.3`` down, once the remainder's
+  estimate (from the measured n: on the weights, or on beta_hat with ``read="end_to_end"``,
+  which the target phases use) is below ``accuracy (1 + |z*|)``, and where a trial is worth
+  its eigendecomposition (ill-conditioned runs; well-conditioned ones keep the plain finish);
+  where n >= d and only beta_hat is read the finish cannot move beta_hat off the flow's
+  endpoint (z = z* fixes it: no null space) and needs no estimate. The plain finish at ``finish`` stays the fallback (and ``early_finish=False``
+  restores it alone); it is biased by its second-order term (~2.5e-5 on beta_hat at
+  gamma = 0.5, d = 100, seen when the integration is tightened: at the default accuracy it
+  happens to cancel part of RKC's own error).
 * ``scheme="heun"``: Heun's method with the fixed rule ``eta = step_scale / H``,
   ``H = lam_max sum_l prod_{k != l} |W_k|_F^2`` (lam_max the data's largest curvature), kept
   for comparison (tests/test_integrator.py compares the two instance by instance);
@@ -77,6 +91,7 @@ EVALUATIONS_PER_STEP = 4  # default budget of gradient evaluations: 4 max_steps
 ACCURACY = 3e-6
 FINISH = 1e-2
 SCHEMES = ("rkc", "heun", "euler")
+READS = ("weights", "end_to_end")
 
 
 @dataclass
@@ -338,13 +353,17 @@ def _relative_cap(norms2: list[np.ndarray], grad_norm2: np.ndarray, fraction: fl
 def train(net: Trainable, *, tol: float = TOL, max_steps: int = MAX_STEPS,
           max_evaluations: int | None = None, scheme: str = "rkc",
           accuracy: float = ACCURACY, step_scale: float = 1.5, max_relative_step: float = 0.05,
-          max_stages: int = 400, finish: float = FINISH, horizon: float | None = None,
+          max_stages: int = 400, finish: float = FINISH, early_finish: bool | str = True,
+          read: str = "weights", horizon: float | None = None,
           progress: bool | None = None, label: str = "training") -> TrainStats:
     """Integrate gradient flow on ``net`` until every instance converges, or a budget ends.
 
     ``scheme``: 'rkc' (default; ``accuracy`` sets its error control, ``max_stages`` caps the
     stages per step, ``finish`` the residual below which Gauss-Newton steps end the run, 0 for
-    none), 'heun' (``step_scale``/H steps) or 'euler'; see the module docstring.
+    none; ``early_finish`` lets instances finish earlier where the finish's measured error
+    allows, judged on what the caller ``read``s: 'weights' or 'end_to_end' (beta_hat only),
+    and where a trial is worth its cost; ``"always"``: whatever the cost, for tests),
+    'heun' (``step_scale``/H steps) or 'euler'; see the module docstring.
     ``max_evaluations``: budget of gradient evaluations per instance (default
     ``4 max_steps``: a Heun step costs 2, an RKC step its stage count).
     ``horizon``: stop every instance at this time of the flow instead (for comparing
@@ -353,6 +372,8 @@ def train(net: Trainable, *, tol: float = TOL, max_steps: int = MAX_STEPS,
     """
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+    if read not in READS:
+        raise ValueError(f"read must be one of {READS}, got {read!r}")
     bar = _progress_bar(progress, tol, label)
     horizon = np.inf if horizon is None else float(horizon)
     if max_evaluations is None:
@@ -362,7 +383,7 @@ def train(net: Trainable, *, tol: float = TOL, max_steps: int = MAX_STEPS,
             stats = _rkc(net, tol=tol, max_steps=max_steps, max_evaluations=max_evaluations,
                          max_relative_step=max_relative_step, bar=bar, accuracy=accuracy,
                          max_stages=max_stages, finish=finish if np.isinf(horizon) else 0.0,
-                         horizon=horizon)
+                         horizon=horizon, early_finish=early_finish, read=read)
         else:
             stats = _fixed_step(net, tol=tol, max_steps=max_steps,
                                 max_evaluations=max_evaluations,
@@ -440,12 +461,16 @@ COMPACT = 0.75  # the batch shrinks to the instances still training when <= 75% 
 
 def _rkc(net: Trainable, *, tol: float, max_steps: int, max_evaluations: int,
          max_relative_step: float, bar, accuracy: float, max_stages: int,
-         finish: float, horizon: float) -> TrainStats:
+         finish: float, horizon: float, early_finish: bool | str = True,
+         read: str = "weights") -> TrainStats:
     """Adaptive second-order Runge-Kutta-Chebyshev integration (module docstring), finished
-    by Gauss-Newton steps once ``|z - z*| <= finish`` (0: no finish)."""
+    by Gauss-Newton steps once ``|z - z*| <= finish`` (0: no finish), or earlier per instance
+    where the measured error of the finish allows it (:class:`_EarlyFinish`)."""
     final_tol = tol
     tol = max(tol, finish)
     K = net.problem.instances
+    early = _EarlyFinish(net, final_tol, accuracy, read, early_finish == "always") if (
+        early_finish and finish > 0 and final_tol < tol and not net.middle) else None
     flow = _Flow(net)
     grad = _gradient(net)
     f0 = np.full(K, flow.push(grad))       # index of each instance's gradient at its point
@@ -455,7 +480,8 @@ def _rkc(net: Trainable, *, tol: float, max_steps: int, max_evaluations: int,
         z=grad.z, v2=_v_norms2(grad),
         steps=np.zeros(K, dtype=int), evaluations=np.ones(K, dtype=int),
         active=np.ones(K, dtype=bool), reason=np.full(K, "max_steps", dtype="<U16"),
-        time=np.zeros(K))
+        time=np.zeros(K), ids=np.arange(K),
+        rung=early.first_rungs() if early is not None else np.full(K, -np.inf))
     norms2 = flow.flow_norms2()
     lam_max = net.problem.curvature.max(axis=1)
     rho = _hessian_bound(norms2, state["v2"], flow.first_weighted2(), state["g"], lam_max,
@@ -464,7 +490,9 @@ def _rkc(net: Trainable, *, tol: float, max_steps: int, max_evaluations: int,
     state["h_floor"] = 1e-12 * state["h"]
     _rkc_steps(net, flow, state, 0, tol=tol, max_steps=max_steps,
                max_evaluations=max_evaluations, bar=bar, accuracy=accuracy,
-               max_stages=max_stages, horizon=horizon)
+               max_stages=max_stages, horizon=horizon, early=early)
+    if early is not None:
+        early.write_back(net)
     error, evaluations, reason = state["error"], state["evaluations"], state["reason"]
     grad = _Gradient(state["z"], [], [])
     if final_tol < tol:
@@ -479,7 +507,7 @@ def _rkc(net: Trainable, *, tol: float, max_steps: int, max_evaluations: int,
 
 def _rkc_steps(net: Trainable, flow: _Flow, state: dict, first_step: int, *, tol: float,
                max_steps: int, max_evaluations: int, bar, accuracy: float, max_stages: int,
-               horizon: float) -> None:
+               horizon: float, early: "_EarlyFinish | None" = None) -> None:
     """RKC steps on the batch ``net`` until every instance stops (updates ``state``, the
     per-instance arrays, in place). When the instances still training are at most COMPACT of
     the batch, they continue as a batch of their own (:meth:`Trainable.take`, the queues
@@ -566,7 +594,7 @@ def _rkc_steps(net: Trainable, flow: _Flow, state: dict, first_step: int, *, tol
         flow.set(point)
         time = np.where(ok, time + h, time)
         f0 = np.where(ok, i_new, f0)
-        error = np.where(ok, new_error, error)
+        before, error = error, np.where(ok, new_error, error)
         g = np.where(ok[:, None], new.lefts[0], g)
         z = np.where(ok[:, None], new.z, z)
         v2 = np.where(ok[:, None], _v_norms2(new), v2)
@@ -574,6 +602,15 @@ def _rkc_steps(net: Trainable, flow: _Flow, state: dict, first_step: int, *, tol
         h = np.where(active, h * np.where(ok, factor, np.fmin(factor, 0.5)), h)
         steps += active
         evaluations += stages
+        if early is not None:
+            due = ok & (error <= state["rung"]) & (error > tol)
+            if due.any():
+                # the evaluations left to the plain finish at the last step's pace
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    left = stages * np.log(error / tol) / np.log(before / error)
+                error = early.attempt(net, np.flatnonzero(due), state, error, z,
+                                      np.where(before > error, left, np.inf))
+                active &= error > tol
         _tick(bar, step, active, error)
     state.update(h=h, f0=f0, error=error, g=g, time=time, z=z, v2=v2)
     if active.any() and K > 1 and active.sum() <= COMPACT * K and step < max_steps:
@@ -587,10 +624,178 @@ def _rkc_steps(net: Trainable, flow: _Flow, state: dict, first_step: int, *, tol
         sub_state = {key: value[live] for key, value in state.items()}
         _rkc_steps(sub, flow.take(live, sub), sub_state, step, tol=tol, max_steps=max_steps,
                    max_evaluations=max_evaluations, bar=bar, accuracy=accuracy,
-                   max_stages=max_stages, horizon=horizon)
+                   max_stages=max_stages, horizon=horizon, early=early)
         net.put(live, sub)
         for key, value in sub_state.items():
             state[key][live] = value
+
+
+EARLY_START = 0.3   # the first residual at which an instance tries the early finish
+EARLY_SAFETY = 8.0  # over the measured constant of the remainder's estimate (~2.5)
+EARLY_REGIME = 0.1  # the second-order term must be below this fraction of the weights' norm
+EARLY_N = 0.3  # |n| ~ 0.3 e_0^2 |theta| / 1.4 (measured, d = 60 - 200): where to try first
+
+
+class _EarlyFinish:
+    """The Gauss-Newton finish before ``|z - z*| <= FINISH``, where its measured error allows
+    it (depth 2; per instance; module docstring).
+
+    At a residual e_0 = ``|z - z*|`` the flow's endpoint differs from the Gauss-Newton
+    endpoint by ``n + O(e_0^3)``: linearized gradient flow from ``theta_0`` moves along
+    ``-J_0^T c(t)``, ``c(t) = int_0^t Lam r(s) ds``, ``r(t) = exp(-A Lam t) e_0``
+    (``A = J_0 J_0^T``), and the flow's curvature adds the null-space part (``J_0 n = 0``)
+
+        n = P_N (M W_1, m w),   M = int_0^inf c'(t) c(t)^T dt,   m = |c(inf)|^2 / 2,
+
+    which the straight Gauss-Newton path misses (W_1 in row-space coordinates, w = W_2). In
+    the eigenbasis ``B = Lam^(1/2) A Lam^(1/2) = U diag(b) U^T`` it is exact:
+    ``M = P S P^T`` with ``P = Lam^(1/2) U``, ``f = U^T Lam^(1/2) e_0``,
+    ``S_ij = f_i f_j / (b_i (b_i + b_j))`` (one symmetric eigendecomposition, r x r). The
+    finish adds n, then runs Gauss-Newton; what is left is of higher order (measured: ~e_0^4,
+    tests/test_integrator.py). On beta_hat only
+    the null-space part of the frozen first layer sees the last layer's error
+    (``beta = V z + P_perp W_1 w`` and Gauss-Newton fixes z = z*): the plain finish misses
+    ``P_perp W_1 n_w`` and the corrected one, measured on runs against tightly integrated
+    references, ~2.5 ``|P_perp W_1 n_w| |n| / |theta|`` (on the weights, ``read="weights"``,
+    ~1.9 ``|n|^2 / |theta|``, and the same safety). An instance finishes early when
+    ``EARLY_SAFETY`` times that is below ``accuracy (1 + |z*|)`` (where the data leave no null
+    space, n = d, the estimate is 0 and no eigendecomposition is needed), ``|n| <=
+    EARLY_REGIME |theta|``, and the finish, run on a copy of the instance, reaches ``tol``;
+    otherwise it keeps flowing and tries again at the residual where the estimate (fourth
+    order in e_0) is predicted to pass, or ends at FINISH with the plain finish as before.
+    Where it first tries (:meth:`first_rungs`) and whether a trial is worth its
+    eigendecomposition (the flow left to FINISH, at the last step's pace, against two
+    trials) only set the cost: the decision to finish rests on the measured n.
+    Everything is per instance: no instance's finish depends on the instances beside it."""
+
+    def __init__(self, net: Trainable, tol: float, accuracy: float, read: str,
+                 always: bool = False) -> None:
+        problem = net.problem
+        self.tol, self.accuracy, self.read = tol, accuracy, read
+        self.frozen = net.frozen if problem.basis is not None and problem.rank < \
+            problem.basis.shape[1] else None
+        # where only beta_hat is read and the data leave no null space, the finish's error is 0
+        self.exact = read == "end_to_end" and self.frozen is None
+        self.basis = problem.basis
+        self.curvature, self.target = problem.curvature, problem.target
+        self.done: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # a trial (an eigendecomposition, r^3 flops, compute-bound, and a Gauss-Newton finish
+        # on a copy, ~1.5 ms of fixed overhead) costs ~0.35 r^2/d + 1.2e6/(r d) gradients (r d
+        # each, memory-bound; measured 74 at d = 200, r = 100, 90 at r = 190, 64 - 135 at
+        # d = 500, r = 250 - 450): tried where the flow to the plain finish would cost more
+        # than two trials (the cost, not the result, depends on it)
+        r, d = problem.rank, net.first.shape[2]
+        self.trial_cost = 0.0 if always else 0.35 * r * r / d + 1.2e6 / (r * d)
+        self.last = net.last
+
+    def first_rungs(self) -> np.ndarray:
+        """The residual of each instance's first try: EARLY_START, or lower where the frozen
+        null-space part ``P_perp W_1`` (its gain on the last layer at the start, ``|P_perp W_1
+        w| / |w|``) is large enough that the estimate would fail there (``|n| ~ EARLY_N
+        e_0^2`` for weights of norm ~1): only where to look first; whether to finish is
+        decided on the measured n."""
+        K = len(self.target)
+        if self.exact:
+            return np.full(K, EARLY_START)
+        scale = self.accuracy * (1.0 + np.sqrt(_sq(self.target)))
+        if self.read == "weights":
+            null = np.ones(K)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                null = np.sqrt(_sq(self._null_part(np.arange(K), self.last)) / _sq(self.last))
+        with np.errstate(divide="ignore"):
+            guess = (scale / (EARLY_SAFETY * EARLY_N ** 2 * null)) ** 0.25
+        return np.clip(guess, FINISH, EARLY_START)
+
+    def attempt(self, net: Trainable, rows: np.ndarray, state: dict, error: np.ndarray,
+                z: np.ndarray, left: np.ndarray) -> np.ndarray:
+        """Try the finish for the instances ``rows`` of the batch ``net`` (indices into it);
+        returns the batch's errors, updated where an instance finished (its weights are kept
+        for :meth:`write_back`; the flow leaves it standing still). ``left``: the batch's
+        predicted evaluations to the plain finish (a trial is not worth more)."""
+        ids = state["ids"][rows]
+        evaluations = state["evaluations"]
+        if not self.exact:  # a trial costs an eigendecomposition: not where it saves less
+            rows = rows[left[rows] >= 2 * self.trial_cost]
+            ids = state["ids"][rows]
+            if not rows.size:
+                return error
+        sub = net.take(rows)
+        W, w = sub.first.dense(), sub.last
+        theta = np.sqrt(_sq(W.reshape(len(rows), -1)) + _sq(w))
+        scale = self.accuracy * (1.0 + np.sqrt(_sq(self.target[ids])))
+        if self.exact:
+            estimate, regime = np.zeros(len(rows)), np.ones(len(rows), dtype=bool)
+        else:
+            dW, dw = _second_order(W, w, self.curvature[ids], z[rows] - self.target[ids])
+            n = np.sqrt(_sq(dW.reshape(len(rows), -1)) + _sq(dw))
+            missed = n if self.read == "weights" else np.sqrt(_sq(self._null_part(ids, dw)))
+            estimate = EARLY_SAFETY * missed * n / theta
+            regime = n <= EARLY_REGIME * theta
+            sub.first.base += dW
+            sub.first._base_norms()
+            sub.last_layer.base = sub.last_layer.base + dw
+            sub.last_layer._value = None
+        ready = regime & (estimate <= scale)
+        if ready.any():
+            spent = np.zeros(len(rows), dtype=int)
+            finished = _gauss_newton(sub, _Flow(sub), ready, self.tol, spent)
+            evaluations[rows] += spent
+            ready &= np.isfinite(finished) & (finished <= self.tol)
+            W, w = sub.first.dense(), sub.last
+            for j in np.flatnonzero(ready):
+                self.done[int(ids[j])] = (W[j].copy(), w[j].copy())
+            error = error.copy()
+            error[rows[ready]] = finished[ready]
+        # the next try: where the estimate (fourth order in the residual) would pass
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor = np.where(regime & (estimate > 0), 0.8 * (scale / estimate) ** 0.25, 0.5)
+        rung = state["rung"]
+        rung[rows] = np.where(ready, -np.inf, error[rows] * np.clip(factor, 0.05, 0.5))
+        return error
+
+    def _null_part(self, ids: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """``P_perp W_1 x`` (the frozen null-space part of the first layer) per instance."""
+        Fx = np.einsum("kij,kj->ki", self.frozen[ids], x)
+        V = self.basis[ids]
+        return Fx - np.einsum("kdr,kr->kd", V, np.einsum("kdr,kd->kr", V, Fx))
+
+    def write_back(self, net: Trainable) -> None:
+        """Put the finished instances' weights into ``net`` (the top-level batch)."""
+        if not self.done:
+            return
+        ids = np.array(sorted(self.done))
+        net.first.flush()
+        net.last_layer.flush()
+        net.first.base[ids] = np.stack([self.done[i][0] for i in ids])
+        net.first._base_norms()
+        net.last_layer.base[ids] = np.stack([self.done[i][1] for i in ids])
+        net.last_layer._value = None
+        self.done.clear()
+
+
+def _second_order(W: np.ndarray, w: np.ndarray, curvature: np.ndarray,
+                  e0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The null-space term ``n = (dW, dw)`` by which gradient flow's endpoint differs from the
+    Gauss-Newton endpoint at second order (:class:`_EarlyFinish`), depth 2: W (k, r, d) in
+    row-space coordinates, w (k, d), the curvatures and the residual e_0 (k, r)."""
+    r = W.shape[1]
+    A = np.matmul(W, W.transpose(0, 2, 1))
+    A[:, np.arange(r), np.arange(r)] += _sq(w)[:, None]
+    root = np.sqrt(curvature)
+    b, U = np.linalg.eigh(root[:, :, None] * A * root[:, None, :])
+    f = np.einsum("kri,kr->ki", U, root * e0)
+    S = f[:, :, None] * f[:, None, :] / (b[:, :, None] * (b[:, :, None] + b[:, None, :]))
+    P = root[:, :, None] * U
+    z = np.einsum("krd,kd->kr", W, w)
+    MW = np.matmul(P, np.matmul(S, np.matmul(P.transpose(0, 2, 1), W)))
+    Mz = np.einsum("kri,ki->kr", P, np.einsum("kij,kj->ki", S, np.einsum("kri,kr->ki", P, z)))
+    c = np.einsum("kri,ki->kr", P, f / b)  # c(inf) = A^-1 e_0
+    m = 0.5 * _sq(c)
+    q = np.linalg.solve(A, (Mz + m[:, None] * z)[:, :, None])[:, :, 0]
+    dW = MW - q[:, :, None] * w[:, None, :]
+    dw = m[:, None] * w - np.einsum("krd,kr->kd", W, q)
+    return dW, dw
 
 
 def _jjt(net: Trainable, vs: list[np.ndarray], u: np.ndarray) -> np.ndarray:
@@ -609,27 +814,32 @@ def _jjt(net: Trainable, vs: list[np.ndarray], u: np.ndarray) -> np.ndarray:
 
 
 def _conjugate_gradient(apply, b: np.ndarray, rtol: float,
-                        max_iterations: int) -> tuple[np.ndarray, int]:
-    """Batched CG for SPD systems ``apply(x) = b`` (one system per row); returns (x, iterations)."""
+                        max_iterations: int) -> tuple[np.ndarray, np.ndarray]:
+    """Batched CG for SPD systems ``apply(x) = b`` (one system per row); returns x and the
+    iterations each row took (a row stands still once it has converged, so its result and
+    its count do not depend on the rows beside it)."""
     x = np.zeros_like(b)
     r = b.copy()
     p = r.copy()
     rs = _sq(r)
     goal = (rtol ** 2) * rs
-    for it in range(1, max_iterations + 1):
+    iterations = np.zeros(b.shape[0], dtype=int)
+    for _ in range(max_iterations):
+        moving = rs > goal
+        if not moving.any():
+            break
+        iterations += moving
         Ap = apply(p)
         with np.errstate(divide="ignore", invalid="ignore"):
-            alpha = np.where(rs > goal, rs / _sq_dot(p, Ap), 0.0)
+            alpha = np.where(moving, rs / _sq_dot(p, Ap), 0.0)
         x += alpha[:, None] * p
         r -= alpha[:, None] * Ap
         rs_new = _sq(r)
-        if np.all(rs_new <= goal):
-            return x, it
         with np.errstate(divide="ignore", invalid="ignore"):
-            beta = np.where(rs > goal, rs_new / rs, 0.0)
-        p = r + beta[:, None] * p
-        rs = rs_new
-    return x, max_iterations
+            beta = np.where(moving, rs_new / rs, 0.0)
+        p = np.where(moving[:, None], r + beta[:, None] * p, p)
+        rs = np.where(moving, rs_new, rs)
+    return x, iterations
 
 
 def _sq_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:

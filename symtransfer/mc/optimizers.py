@@ -431,6 +431,8 @@ class Trainer:
             recorder.endpoint = (_flow_endpoint(net.problem, reference, depth)
                                  if endpoint is None else endpoint)
         if self.opt.name == "flow":
+            # a target phase is read through beta_hat only: the early finish is held to it
+            options = {"read": "end_to_end", **options}
             stats = (train(net, label=label, **options) if recorder is None
                      else flow_recorded(net, recorder, {"label": label, **options}))
         else:
