@@ -31,10 +31,10 @@ def build_report(out: str | os.PathLike = "report", quick: bool = False,
         derivation results.
     quick : small d and few instances (a smoke test).
     workers : local worker processes (default: one per core, at least 2). They run
-        everything but the bookkeeping, from one queue, biggest tasks first: the
-        re-derivation (in as many parts), the ReLU sweep, the theory-only figures, the
-        simulations, then the figures of the Monte-Carlo data. 0 or 1: the simulations run in
-        this process (the derivations and figures still in 2 workers).
+        everything but the bookkeeping, handed out by rank (:data:`MC_FIGURES` ...): the
+        simulations and the ReLU sweep first, then the figures of the Monte-Carlo data; the
+        theory-only figures and the re-derivation (in three parts per worker) fill free
+        workers. 0 or 1: the simulations run in this process (the rest still in 2 workers).
     client : a ``dask.distributed.Client`` or a scheduler address: the sweeps and
         simulations run on that cluster (the derivations and figures locally).
     """
@@ -59,7 +59,7 @@ def build_report(out: str | os.PathLike = "report", quick: bool = False,
         + ("simulations on dask" if client is not None else
            "simulations in this process" if simulations_here else
            f"{max(2, size)} worker processes") + ")")
-    derivation = pool = None
+    pool = None
     try:
         with one_blas_thread():  # the workers start at the first submissions
             count = max(2, size)
@@ -71,7 +71,7 @@ def build_report(out: str | os.PathLike = "report", quick: bool = False,
             log.stage("setup")
             here = 0 if simulations_here else None if client is not None else pool
             sweeps, forms, table, grid_checks, scaling = _monte_carlo(cfg, data, here, client,
-                                                                      log, pool, relu)
+                                                                      log, relu)
         drawn.update(_submit_figures(pool, MC_FIGURES, tuple(f for f in FAMILIES
                                                               if f not in theory),
                                      cfg, sweeps, forms, figures, log))
@@ -90,9 +90,7 @@ def build_report(out: str | os.PathLike = "report", quick: bool = False,
                         derivation=results, log=log, timings=list(log.stages),
                         theory_text=theory_tables(quick), formulas=formulas, scaling=scaling)
     finally:
-        if derivation is not None:
-            derivation.close()
-        if pool is not None:
+        if pool is not None:  # cancels what still waits, derivations included
             pool.shutdown(wait=False, cancel_futures=True)
         if own_client:
             client.close()

@@ -7,9 +7,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from concurrent.futures import Executor
 from pathlib import Path
 
+from .._ranked_pool import RankedPool
 from .config import _Log
 
 
@@ -74,18 +74,17 @@ def _derive(modules: tuple[str, ...] | None = None) -> tuple[list[tuple], float]
 
 class _Derivations:
     """derivations.run_all(), from the cache when its sources are unchanged, otherwise as
-    ``groups`` tasks (modules of similar cost) in ``pool``, the report's worker processes,
-    while the Monte-Carlo runs (in this process at :meth:`result` without a pool). With a
-    :class:`symtransfer._ranked_pool.RankedPool` they are fillers of rank ``rank``: any
-    worker that the more urgent work leaves free takes the next one."""
+    ``groups`` tasks (modules of similar cost) of rank ``rank`` in ``pool``, the report's
+    worker processes: fillers that any worker the more urgent work leaves free takes while
+    the Monte-Carlo runs."""
 
-    def __init__(self, data: Path, pool: Executor | None, groups: int, log: _Log,
+    def __init__(self, data: Path, pool: RankedPool, groups: int, log: _Log,
                  rank: int = 0) -> None:
         self.path = data / "derivations.json"
         self.key = _derivation_key()
         self.log = log
         self.cached = None
-        self.future = None
+        self.future = []
         if self.path.exists():
             try:
                 saved = json.loads(self.path.read_text())
@@ -93,30 +92,21 @@ class _Derivations:
                     self.cached = ([tuple(r) for r in saved["results"]], saved["seconds"])
             except (OSError, ValueError, KeyError):
                 pass
-        if self.cached is None and pool is not None:
+        if self.cached is None:
             from symtransfer import derivations
 
             chosen = _groups(tuple(derivations.MODULES), max(1, groups))
-            submit = (pool.submit if not hasattr(pool, "submit_ranked") else
-                      lambda *a: pool.submit_ranked(rank, *a))
-            self.future = [submit(_derive, g) for g in chosen]
+            self.future = [pool.submit_ranked(rank, _derive, g) for g in chosen]
             log(f"derivations: re-deriving every formula in {len(chosen)} background "
                 "tasks")
-
-    def close(self) -> None:
-        for future in self.future or ():
-            future.cancel()
 
     def result(self) -> tuple[list[tuple], float, bool]:
         if self.cached is not None:
             self.log("derivations: sources unchanged, reused derivations.json")
             return (*self.cached, True)
-        if self.future is not None:
-            parts = [f.result() for f in self.future]
-            results = [r for part, _ in parts for r in part]
-            seconds = sum(s for _, s in parts)  # CPU time of the tasks, added up
-        else:
-            results, seconds = _derive()
+        parts = [f.result() for f in self.future]
+        results = [r for part, _ in parts for r in part]
+        seconds = sum(s for _, s in parts)  # CPU time of the tasks, added up
         self.path.write_text(json.dumps({"key": self.key, "seconds": seconds,
                                          "results": results}, indent=1))
         failed = sum(1 for r in results if not r[1])

@@ -13,7 +13,6 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import methods
-from ..sweep import process_pool
 from .checks import (
     Check,
     _summarize,
@@ -106,8 +105,9 @@ def _simulate_task(method: str, params: dict, d: int, instances: int, seed: int)
     return out
 
 
-def _map(fn: Callable, tasks: list[tuple], workers: int | None, client) -> list:
-    """fn(*task) for every task: on the dask client, in local processes, or in this one."""
+def _map(fn: Callable, tasks: list[tuple], workers: Executor | int | None, client) -> list:
+    """fn(*task) for every task: on the dask client, in the executor ``workers`` (the
+    report's pool), or in this process."""
     if not tasks:
         return []
     if client is not None:
@@ -115,11 +115,7 @@ def _map(fn: Callable, tasks: list[tuple], workers: int | None, client) -> list:
         return client.gather(futures)
     if isinstance(workers, Executor):
         return list(workers.map(fn, *zip(*tasks)))
-    workers = min(os.cpu_count() or 1, len(tasks)) if workers is None else workers
-    if workers <= 1:
-        return [fn(*task) for task in tasks]
-    with process_pool(min(workers, len(tasks))) as pool:
-        return list(pool.map(fn, *zip(*tasks)))
+    return [fn(*task) for task in tasks]
 
 
 def _cached_runs(path: Path, definition: dict, tasks: list[tuple], workers, client,
@@ -149,18 +145,15 @@ def _cached_runs(path: Path, definition: dict, tasks: list[tuple], workers, clie
     return runs
 
 
-def _monte_carlo(cfg: Config, data: Path, workers, client, log: _Log, pool: Executor,
-                 relu: Future | None = None):
+def _monte_carlo(cfg: Config, data: Path, workers, client, log: _Log, relu: Future):
     """The sweeps, the fine-tuning form runs and the checked cases, with their checks.
 
     Run inside :class:`symtransfer.sweep.one_blas_thread`. ``workers`` is where the
-    simulations run: ``pool`` (the report's worker processes, which keep their caches --
-    designs, pretrained weights -- from one sweep to the next), 0/1 for this process, or
-    ``client`` (dask). The ReLU sweep is one task: ``relu`` if the caller submitted it
-    already (:func:`_submit_relu`), otherwise it is submitted to ``pool`` here."""
+    simulations run: the report's pool (its worker processes keep their caches -- designs,
+    pretrained weights -- from one sweep to the next), 0 for this process, or ``client``
+    (dask). ``relu``: the ReLU sweep, submitted by the caller (:func:`_submit_relu`)."""
     common = dict(d=cfg.d, instances=cfg.instances, seed=cfg.seed, sigma=cfg.sigma,
                   workers=workers, client=client)
-    relu = _submit_relu(pool, cfg, data) if relu is None else relu
     sweeps = _isotropic_sweeps(cfg, data, common, log)
     log.stage("deep linear sweeps", "reused" if len(log.reused) == len(sweeps) else "")
     # the checked runs need no ReLU data: they keep the pool busy while it finishes

@@ -1,8 +1,10 @@
 """Every figure family of the report, one module each, with captions that say what the
 figure shows: :mod:`.phase`, :mod:`.scratch`, :mod:`.linear`, :mod:`.finetune`,
-:mod:`.lp_ft`, :mod:`.penalty`, :mod:`.relu`, :mod:`.spectra`, :mod:`.stopping`, :mod:`.fair`. Each module's ``draw(cfg, sweeps, forms, figures, log)``
-draws its family, saves it in ``cfg.formats`` (PNG and PDF; the quick report PNG only) and
-returns ``[(name, title, caption)]``.
+:mod:`.lp_ft`, :mod:`.penalty`, :mod:`.relu`, :mod:`.spectra`, :mod:`.stopping`, :mod:`.fair`.
+Each module's ``draw(cfg, sweeps, forms, figures, log)`` draws its family, saves it in
+``cfg.formats`` (PNG and PDF; the quick report PNG only) and returns
+``[(name, title, caption)]``; its ``USES_MONTE_CARLO`` says whether it needs the report's
+simulations.
 """
 from __future__ import annotations
 
@@ -73,10 +75,3 @@ def _submit_figures(pool: RankedPool, rank: int, families: tuple[str, ...], cfg:
 def _collected(futures: dict[str, Future]) -> list:
     """[(name, title, caption)] of every family, in the report's order."""
     return [m for family in FAMILIES for m in futures[family].result()]
-
-
-def _make_figures(cfg: Config, sweeps: dict, forms: dict, figures: Path, log: _Log) -> list:
-    """Draw every figure family in this process, in the report's order; returns
-    [(name, title, caption)]."""
-    return [m for family in FAMILIES
-            for m in _draw_family(family, cfg, sweeps, forms, figures, log)]
