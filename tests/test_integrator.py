@@ -187,6 +187,13 @@ def test_rank_one_secular_bound():
     assert np.all(gf._rank_one_top(diag, a * a, iterations=1) >= exact)
 
 
+def _instance(weights: Weights, problem: Problem, k: int) -> Trainable:
+    """Instance ``k`` of a batch on its own (a batch of one)."""
+    one = slice(k, k + 1)
+    return Trainable(Weights([W[one] for W in weights.layers], weights.last[one]),
+                     Problem(problem.basis[one], problem.curvature[one], problem.target[one]))
+
+
 def test_shrinking_the_batch_changes_no_instance():
     """Instances finish at different times and the batch shrinks to the rest: every instance
     ends exactly (to rounding) where it ends when trained alone, after the same work."""
@@ -195,10 +202,7 @@ def test_shrinking_the_batch_changes_no_instance():
     stats = train(net, progress=False)
     together = net.end_to_end()
     for k in range(5):
-        one = slice(k, k + 1)
-        alone = Trainable(Weights([W[one] for W in weights.layers], weights.last[one]),
-                          Problem(problem.basis[one], problem.curvature[one],
-                                  problem.target[one]))
+        alone = _instance(weights, problem, k)
         single = train(alone, progress=False)
         np.testing.assert_allclose(alone.end_to_end()[0], together[k], rtol=1e-9, atol=1e-13)
         assert single.evaluations[0] == stats.evaluations[k]
@@ -422,10 +426,7 @@ def test_early_finish_changes_no_instance():
                                            progress=False).evaluations.sum()
     together = net.end_to_end()
     for k in range(5):
-        one = slice(k, k + 1)
-        alone = Trainable(Weights([W[one] for W in weights.layers], weights.last[one]),
-                          Problem(problem.basis[one], problem.curvature[one],
-                                  problem.target[one]))
+        alone = _instance(weights, problem, k)
         single = train(alone, read="end_to_end", early_finish="always", progress=False)
         np.testing.assert_allclose(alone.end_to_end()[0], together[k], rtol=1e-9, atol=1e-13)
         assert single.evaluations[0] == stats.evaluations[k]
