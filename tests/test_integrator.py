@@ -414,6 +414,11 @@ def test_early_finish_ends_where_the_flow_ends(d, gamma, theta):
         assert work["early"].sum() < 0.9 * work["plain"].sum()
     with pytest.raises(ValueError, match="read"):
         train(Trainable(weights, problem), read="beta")
+    for bad in ("sometimes", 1, None):
+        with pytest.raises(ValueError, match="early_finish"):
+            train(Trainable(weights, problem), early_finish=bad)
+    assert train(Trainable(weights, problem), early_finish=np.False_,
+                 progress=False).converged.all()
 
 
 def test_early_finish_changes_no_instance():

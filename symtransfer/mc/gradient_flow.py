@@ -32,8 +32,8 @@ comes from a prediction):
   which the target phases use) is below ``accuracy (1 + |z*|)``, and where a trial is worth
   its eigendecomposition (ill-conditioned runs; well-conditioned ones keep the plain finish);
   where n >= d and only beta_hat is read the finish cannot move beta_hat off the flow's
-  endpoint (z = z* fixes it: no null space) and needs no estimate. The plain finish at ``finish`` stays the fallback (and ``early_finish=False``
-  restores it alone); it is biased by its second-order term (~2.5e-5 on beta_hat at
+  endpoint (z = z* fixes it: no null space) and needs no estimate. The plain finish at
+  ``finish`` stays the fallback (and ``early_finish=False`` restores it alone); it is biased by its second-order term (~2.5e-5 on beta_hat at
   gamma = 0.5, d = 100, seen when the integration is tightened: at the default accuracy it
   happens to cancel part of RKC's own error).
 * ``scheme="heun"``: Heun's method with the fixed rule ``eta = step_scale / H``,
@@ -374,6 +374,8 @@ def train(net: Trainable, *, tol: float = TOL, max_steps: int = MAX_STEPS,
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
     if read not in READS:
         raise ValueError(f"read must be one of {READS}, got {read!r}")
+    if not (isinstance(early_finish, (bool, np.bool_)) or early_finish == "always"):
+        raise ValueError(f"early_finish must be True, False or 'always', got {early_finish!r}")
     bar = _progress_bar(progress, tol, label)
     horizon = np.inf if horizon is None else float(horizon)
     if max_evaluations is None:
